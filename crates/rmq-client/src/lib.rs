@@ -1,1 +1,14 @@
-//! Apache RocketMQ client.
+//! An Apache RocketMQ client for Rust, speaking the remoting protocol byte-for-byte like the Java client.
+#![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod config;
+pub mod error;
+pub mod hook;
+pub mod remoting;
+pub mod transport;
+
+pub use config::ClientConfig;
+pub use error::{Error, ErrorKind, Result};
+pub use hook::RpcHook;
+pub use remoting::RemotingClient;

@@ -1,0 +1,9 @@
+//! Transport: connection actors, the connection pool, and server-initiated requests.
+
+mod connection;
+mod inbound;
+mod pool;
+
+pub use connection::{ConnectionHandle, ConnectionOptions};
+pub use inbound::{InboundRequest, InboundSink};
+pub use pool::ConnectionPool;
