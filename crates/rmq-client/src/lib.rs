@@ -2,11 +2,14 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod admin;
 pub mod config;
 pub mod error;
 pub mod hook;
 pub mod remoting;
+pub mod route;
 pub mod transport;
+pub mod validate;
 
 pub use config::ClientConfig;
 pub use error::{Error, ErrorKind, Result};

@@ -78,10 +78,13 @@ fn itoa_buf(v: i64) -> IntBuf {
 }
 
 /// Encode the JSON header: keys in fastjson's alphabetical order, null members omitted.
+///
+/// Requests always carry `extFields` (`{}` when empty), as the Java client attaches a header object to
+/// every request it makes; responses carry it only when non-empty, as Java's bare responses do.
 pub(crate) fn encode_json_header(cmd: &RemotingCommand, out: &mut BytesMut) {
     out.put_slice(b"{\"code\":");
     write_json_int(out, cmd.code as i64);
-    if !cmd.ext_fields.is_empty() {
+    if !cmd.ext_fields.is_empty() || !cmd.is_response() {
         out.put_slice(b",\"extFields\":{");
         for (i, (k, v)) in cmd.ext_fields.iter().enumerate() {
             if i > 0 {
@@ -182,15 +185,11 @@ pub(crate) fn encode_binary_header(cmd: &RemotingCommand, out: &mut BytesMut) {
     let ext_len: usize = cmd
         .ext_fields
         .iter()
-        .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| 2 + k.len() + 4 + v.len())
         .sum();
     out.put_i32(ext_len as i32);
     for (k, v) in cmd.ext_fields.iter() {
-        if v.is_empty() {
-            // Java writes nothing for null values, and decodes a zero-length value as null.
-            continue;
-        }
+        // An empty value is written with length 0, as Java writes "" (and decodes it as null).
         out.put_i16(k.len() as i16);
         out.put_slice(k.as_bytes());
         out.put_i32(v.len() as i32);

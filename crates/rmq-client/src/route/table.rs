@@ -1,0 +1,212 @@
+//! The route table: immutable snapshots of topic routes, refreshed by one task, with change notification.
+//!
+//! Readers take the current snapshot (an `Arc`) without locking across `.await`; the refresh task builds a
+//! new snapshot and publishes it through a `watch` channel, which also wakes anyone waiting for changes
+//! (rebalance, producers).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmq_protocol::message::MessageQueue;
+use rmq_protocol::route::TopicRouteData;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::namesrv::NameServerClient;
+use crate::error::{Error, ErrorKind, Result};
+
+/// One topic's route with the queue lists derived from it.
+#[derive(Debug, Clone)]
+pub struct TopicRoute {
+    /// The topic.
+    pub topic: String,
+    /// The route as the name server sent it.
+    pub data: TopicRouteData,
+    /// Queues a producer may write to (Java `topicRouteData2TopicPublishInfo`).
+    pub publish_queues: Vec<MessageQueue>,
+    /// Queues a consumer reads (Java `topicRouteData2TopicSubscribeInfo`), sorted.
+    pub subscribe_queues: Vec<MessageQueue>,
+    /// When this route was fetched.
+    pub fetched_at: Instant,
+}
+
+impl TopicRoute {
+    /// Build from route data.
+    pub fn new(topic: &str, data: TopicRouteData) -> Self {
+        let publish_queues = data.publish_queues(topic);
+        let mut subscribe_queues = data.subscribe_queues(topic);
+        subscribe_queues.sort();
+        TopicRoute {
+            topic: topic.to_owned(),
+            data,
+            publish_queues,
+            subscribe_queues,
+            fetched_at: Instant::now(),
+        }
+    }
+
+    /// The master address of `broker_name` in this route.
+    pub fn master_addr(&self, broker_name: &str) -> Option<&str> {
+        self.data
+            .broker_datas
+            .iter()
+            .find(|b| b.broker_name == broker_name)
+            .and_then(|b| b.master_addr())
+    }
+}
+
+/// A snapshot of every route known to the client.
+#[derive(Debug, Clone, Default)]
+pub struct RouteSnapshot {
+    /// Routes by topic.
+    pub topics: HashMap<String, Arc<TopicRoute>>,
+    /// Broker addresses by broker name, then broker id (0 = master), merged from every route.
+    pub brokers: BTreeMap<String, BTreeMap<i64, String>>,
+    /// Bumped on every change.
+    pub version: u64,
+}
+
+impl RouteSnapshot {
+    /// Master address of `broker_name`.
+    pub fn master_addr(&self, broker_name: &str) -> Option<&str> {
+        self.brokers
+            .get(broker_name)
+            .and_then(|m| m.get(&0))
+            .map(String::as_str)
+    }
+
+    /// Every known broker address (masters and slaves).
+    pub fn all_broker_addrs(&self) -> impl Iterator<Item = (&str, i64, &str)> {
+        self.brokers
+            .iter()
+            .flat_map(|(name, ids)| ids.iter().map(move |(id, a)| (name.as_str(), *id, a.as_str())))
+    }
+}
+
+/// Topic routes cached as immutable snapshots.
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    namesrv: NameServerClient,
+    tx: Arc<watch::Sender<Arc<RouteSnapshot>>>,
+}
+
+impl RouteTable {
+    /// An empty table fetching from `namesrv`.
+    pub fn new(namesrv: NameServerClient) -> Self {
+        let (tx, _) = watch::channel(Arc::new(RouteSnapshot::default()));
+        RouteTable {
+            namesrv,
+            tx: Arc::new(tx),
+        }
+    }
+
+    /// The name-server client.
+    pub fn namesrv(&self) -> &NameServerClient {
+        &self.namesrv
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<RouteSnapshot> {
+        self.tx.borrow().clone()
+    }
+
+    /// A receiver notified whenever the snapshot changes.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<RouteSnapshot>> {
+        self.tx.subscribe()
+    }
+
+    /// The route of `topic`: cached, or fetched (and cached) if unknown.
+    pub async fn route(&self, topic: &str) -> Result<Arc<TopicRoute>> {
+        if let Some(r) = self.snapshot().topics.get(topic) {
+            return Ok(r.clone());
+        }
+        self.refresh(topic).await
+    }
+
+    /// Fetch `topic`'s route now and publish it if it changed.
+    pub async fn refresh(&self, topic: &str) -> Result<Arc<TopicRoute>> {
+        let data = self.namesrv.topic_route(topic).await?;
+        let route = Arc::new(TopicRoute::new(topic, data));
+        self.publish(topic, route.clone());
+        Ok(route)
+    }
+
+    fn publish(&self, topic: &str, route: Arc<TopicRoute>) {
+        self.tx.send_if_modified(|snap| {
+            let changed = snap.topics.get(topic).is_none_or(|old| old.data != route.data);
+            let mut next = RouteSnapshot::clone(snap);
+            next.topics.insert(topic.to_owned(), route.clone());
+            for b in &route.data.broker_datas {
+                next.brokers.insert(b.broker_name.clone(), b.broker_addrs.clone());
+            }
+            if changed {
+                next.version += 1;
+                debug!(topic, version = next.version, "route changed");
+            }
+            *snap = Arc::new(next);
+            changed
+        });
+    }
+
+    /// Forget `topic` (e.g. when no producer or consumer uses it any more).
+    pub fn remove(&self, topic: &str) {
+        self.tx.send_if_modified(|snap| {
+            if !snap.topics.contains_key(topic) {
+                return false;
+            }
+            let mut next = RouteSnapshot::clone(snap);
+            next.topics.remove(topic);
+            next.version += 1;
+            *snap = Arc::new(next);
+            true
+        });
+    }
+
+    /// Refresh every cached topic once. Failures keep the old route (so clients go on working on cached
+    /// routes while all name servers are down); a topic the name server no longer knows is kept too, as
+    /// the Java client does, until its users remove it.
+    pub async fn refresh_all(&self) {
+        let topics: Vec<String> = self.snapshot().topics.keys().cloned().collect();
+        for t in topics {
+            match self.refresh(&t).await {
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), ErrorKind::TopicNotExist { .. }) => {
+                    debug!(topic = %t, "topic no longer has a route")
+                }
+                Err(e) => warn!(topic = %t, error = %e, "route refresh failed; keeping the cached route"),
+            }
+        }
+    }
+
+    /// Run the periodic refresh until `cancel` fires.
+    pub async fn run_refresh(self, interval: Duration, cancel: CancellationToken) {
+        let mut tick = tokio::time::interval_at(Instant::now() + interval, interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tick.tick() => self.refresh_all().await,
+            }
+        }
+        info!("route refresh stopped");
+    }
+
+    /// Master address of `broker_name`, refreshing `topic`'s route once if it is not known.
+    pub async fn master_addr(&self, broker_name: &str, topic: Option<&str>) -> Result<String> {
+        if let Some(a) = self.snapshot().master_addr(broker_name) {
+            return Ok(a.to_owned());
+        }
+        if let Some(t) = topic {
+            self.refresh(t).await?;
+            if let Some(a) = self.snapshot().master_addr(broker_name) {
+                return Ok(a.to_owned());
+            }
+        }
+        Err(Error::new(ErrorKind::BrokerNotFound {
+            broker: broker_name.to_owned(),
+        }))
+    }
+}
