@@ -3,9 +3,12 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod admin;
+mod client;
 pub mod config;
 pub mod error;
 pub mod hook;
+pub mod namespace;
+pub mod producer;
 pub mod remoting;
 pub mod route;
 pub mod transport;

@@ -1,0 +1,19 @@
+//! The producer: send, send to a queue or through a selector, oneway, callback-style, batches.
+
+mod fault;
+mod options;
+#[allow(clippy::module_inception)]
+mod producer;
+mod result;
+mod selector;
+mod send;
+mod transaction;
+mod validate;
+
+pub use options::{ProducerBuilder, ProducerOptions};
+pub use producer::Producer;
+pub use result::{SendResult, SendStatus};
+pub use selector::{java_hash_index, QueueSelector, SelectByHash, SelectRandom, SelectRoundRobin};
+pub use transaction::{
+    LocalTransactionState, TransactionListener, TransactionProducer, TransactionSendResult,
+};
