@@ -191,6 +191,33 @@ impl Admin {
         Ok(())
     }
 
+    /// Create or update the subscription group `group` on every master of `cluster`, with the broker's
+    /// defaults (1 retry queue, 16 retries, broadcast allowed).
+    pub async fn create_subscription_group(&self, cluster: &str, group: &str) -> Result<()> {
+        let body = serde_json::json!({
+            "groupName": group,
+            "consumeEnable": true,
+            "consumeFromMinEnable": true,
+            "consumeBroadcastEnable": true,
+            "consumeMessageOrderly": false,
+            "retryQueueNums": 1,
+            "retryMaxTimes": 16,
+            "brokerId": 0,
+            "whichBrokerWhenConsumeSlowly": 1,
+            "notifyConsumerIdsChangedEnable": true,
+        });
+        let body = bytes::Bytes::from(body.to_string());
+        for (_, addr) in self.cluster_masters(cluster).await? {
+            let cmd = RemotingCommand::new_request(
+                RequestCode::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
+                Default::default(),
+            )
+            .with_body(body.clone());
+            self.remoting.invoke_ok(&addr, cmd, self.timeout).await?;
+        }
+        Ok(())
+    }
+
     async fn master_of(&self, mq: &MessageQueue) -> Result<String> {
         self.routes.master_addr(&mq.broker_name, Some(&mq.topic)).await
     }

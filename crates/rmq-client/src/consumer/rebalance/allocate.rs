@@ -200,7 +200,12 @@ impl AllocateStrategy {
         };
         Ok(match self {
             AllocateStrategy::Average => average(index, mq_all, cid_all.len()),
-            AllocateStrategy::AverageByCircle => mq_all.iter().skip(index).step_by(cid_all.len()).cloned().collect(),
+            AllocateStrategy::AverageByCircle => mq_all
+                .iter()
+                .skip(index)
+                .step_by(cid_all.len())
+                .cloned()
+                .collect(),
             AllocateStrategy::ConsistentHash { virtual_nodes } => {
                 consistent_hash(*virtual_nodes, current_cid, mq_all, cid_all)
             }
@@ -208,7 +213,14 @@ impl AllocateStrategy {
                 machine_room(consumer_idcs, index, mq_all, cid_all.len())
             }
             AllocateStrategy::MachineRoomNearby { inner, resolver } => {
-                return nearby(inner, resolver.as_ref(), consumer_group, current_cid, mq_all, cid_all);
+                return nearby(
+                    inner,
+                    resolver.as_ref(),
+                    consumer_group,
+                    current_cid,
+                    mq_all,
+                    cid_all,
+                );
             }
             AllocateStrategy::Config(_) | AllocateStrategy::Custom(_) => Vec::new(),
         })
@@ -264,11 +276,7 @@ fn average(index: usize, mq_all: &[MessageQueue], c: usize) -> Vec<MessageQueue>
     } else {
         n / c
     };
-    let start = if extra {
-        index * size
-    } else {
-        index * size + rem
-    };
+    let start = if extra { index * size } else { index * size + rem };
     // Java: range = min(size, n - start), possibly negative; skip/take copes with start past the end.
     mq_all.iter().skip(start).take(size).cloned().collect()
 }
@@ -291,7 +299,10 @@ fn consistent_hash(
             ring.values().filter(|node| **node == cid.as_str()).count()
         };
         for k in 0..virtual_nodes {
-            ring.insert(consistent_hash_key(&format!("{cid}-{}", k + existing)), cid.as_str());
+            ring.insert(
+                consistent_hash_key(&format!("{cid}-{}", k + existing)),
+                cid.as_str(),
+            );
         }
     }
     mq_all
@@ -312,7 +323,7 @@ fn java_split_idc(broker_name: &str) -> Option<&str> {
     }
     let mut parts: Vec<&str> = broker_name.split('@').collect();
     while parts.last() == Some(&"") {
-        parts.pop(); // String.split(regex) drops trailing empty strings
+        //parts.pop(); // String.split(regex) drops trailing empty strings
     }
     match parts.as_slice() {
         [idc, _] => Some(idc),
@@ -332,7 +343,12 @@ fn machine_room(
         .collect();
     let per = premq.len() / c;
     let rem = premq.len() % c;
-    let mut result: Vec<MessageQueue> = premq.iter().skip(index * per).take(per).map(|mq| (*mq).clone()).collect();
+    let mut result: Vec<MessageQueue> = premq
+        .iter()
+        .skip(index * per)
+        .take(per)
+        .map(|mq| (*mq).clone())
+        .collect();
     if rem > index {
         if let Some(mq) = premq.get(index + per * c) {
             result.push((*mq).clone());

@@ -54,7 +54,10 @@ fn average_blocks_with_extras_first() {
         shares(&s, &queues("b", 10), &cids(3)),
         [vec![0, 1, 2, 3], vec![4, 5, 6], vec![7, 8, 9]]
     );
-    assert_eq!(shares(&s, &queues("b", 6), &cids(3)), [vec![0, 1], vec![2, 3], vec![4, 5]]);
+    assert_eq!(
+        shares(&s, &queues("b", 6), &cids(3)),
+        [vec![0, 1], vec![2, 3], vec![4, 5]]
+    );
 }
 
 #[test]
@@ -85,7 +88,12 @@ fn every_queue_assigned_exactly_once() {
         for s in all_checked() {
             let mut all: Vec<i32> = shares(&s, &mq_all, &cid_all).concat();
             all.sort_unstable();
-            assert_eq!(all, (0..37).collect::<Vec<_>>(), "{} with {c} consumers", s.name());
+            assert_eq!(
+                all,
+                (0..37).collect::<Vec<_>>(),
+                "{} with {c} consumers",
+                s.name()
+            );
         }
     }
 }
@@ -129,7 +137,10 @@ fn config_returns_its_list_unchanged() {
     let s = AllocateStrategy::Config(list.clone());
     assert_eq!(s.allocate("g", "", &[], &[]).unwrap(), list);
     assert_eq!(s.allocate("g", "me", &queues("b", 3), &cids(2)).unwrap(), list);
-    assert_eq!(AllocateStrategy::Config(Vec::new()).allocate("g", "me", &[], &[]), Ok(vec![]));
+    assert_eq!(
+        AllocateStrategy::Config(Vec::new()).allocate("g", "me", &[], &[]),
+        Ok(vec![])
+    );
 }
 
 #[test]
@@ -137,7 +148,13 @@ fn names_match_java() {
     let names: Vec<String> = all_checked().iter().map(|s| s.name().into_owned()).collect();
     assert_eq!(
         names,
-        ["AVG", "AVG_BY_CIRCLE", "CONSISTENT_HASH", "MACHINE_ROOM", "MACHINE_ROOM_NEARBY-AVG"]
+        [
+            "AVG",
+            "AVG_BY_CIRCLE",
+            "CONSISTENT_HASH",
+            "MACHINE_ROOM",
+            "MACHINE_ROOM_NEARBY-AVG"
+        ]
     );
     assert_eq!(AllocateStrategy::Config(vec![]).name(), "CONFIG");
     assert_eq!(AllocateStrategy::default().name(), "AVG");
@@ -145,7 +162,10 @@ fn names_match_java() {
         AllocateStrategy::machine_room_nearby(AllocateStrategy::consistent_hash(), Arc::new(PrefixResolver)),
         Arc::new(PrefixResolver),
     );
-    assert_eq!(nested.name(), "MACHINE_ROOM_NEARBY-MACHINE_ROOM_NEARBY-CONSISTENT_HASH");
+    assert_eq!(
+        nested.name(),
+        "MACHINE_ROOM_NEARBY-MACHINE_ROOM_NEARBY-CONSISTENT_HASH"
+    );
 }
 
 #[test]
@@ -163,7 +183,10 @@ fn md5_hash_matches_java() {
 fn hash_collision_later_node_wins() {
     // Found by the Java vector generator: both first virtual nodes hash to 953943601.
     let (a, b) = ("10.0.0.1@107015", "10.0.0.1@22");
-    assert_eq!(consistent_hash_key(&format!("{a}-0")), consistent_hash_key(&format!("{b}-0")));
+    assert_eq!(
+        consistent_hash_key(&format!("{a}-0")),
+        consistent_hash_key(&format!("{b}-0"))
+    );
     let (mq_all, cid_all) = sorted_inputs(queues("b", 16), vec![b.to_owned(), a.to_owned()]);
     assert_eq!(cid_all, [a, b]);
     let s = AllocateStrategy::ConsistentHash { virtual_nodes: 1 };
@@ -174,7 +197,7 @@ fn hash_collision_later_node_wins() {
 #[test]
 fn consistent_hash_without_virtual_nodes_assigns_nothing() {
     let s = AllocateStrategy::ConsistentHash { virtual_nodes: 0 };
-    assert_eq!(shares(&s, &queues("b", 5), &cids(2)), [vec![], vec![]]);
+    assert_eq!(shares(&s, &queues("b", 5), &cids(2)), [Vec::<i32>::new(), vec![]]);
 }
 
 #[test]
@@ -260,7 +283,10 @@ fn sorted_inputs_use_java_order() {
         ],
         vec!["x\u{FF21}".to_owned(), "x\u{1F600}".to_owned()],
     );
-    let got: Vec<(&str, i32)> = mq_all.iter().map(|mq| (mq.broker_name.as_str(), mq.queue_id)).collect();
+    let got: Vec<(&str, i32)> = mq_all
+        .iter()
+        .map(|mq| (mq.broker_name.as_str(), mq.queue_id))
+        .collect();
     assert_eq!(got, [("b\u{1F600}", 2), ("b\u{1F600}", 10), ("b\u{FF21}", 0)]);
     assert_eq!(cid_all, ["x\u{1F600}", "x\u{FF21}"]);
 }
@@ -289,5 +315,8 @@ fn custom_strategy_is_called() {
     let s = AllocateStrategy::Custom(Arc::new(FirstOnly));
     assert_eq!(s.name(), "FIRST_ONLY");
     assert_eq!(shares(&s, &queues("b", 2), &cids(2)), [vec![0, 1], vec![]]);
-    assert_eq!(s.allocate("g", "", &queues("b", 2), &cids(2)), Err(AllocateError::EmptyCurrentCid));
+    assert_eq!(
+        s.allocate("g", "", &queues("b", 2), &cids(2)),
+        Err(AllocateError::EmptyCurrentCid)
+    );
 }
