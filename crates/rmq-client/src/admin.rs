@@ -5,10 +5,11 @@ use std::time::Duration;
 use rmq_protocol::header::{
     CreateTopicRequestHeader, DeleteTopicRequestHeader, GetMaxOffsetRequestHeader,
     GetMaxOffsetResponseHeader, GetMinOffsetRequestHeader, GetMinOffsetResponseHeader,
-    QueryConsumerOffsetRequestHeader, QueryConsumerOffsetResponseHeader, SearchOffsetRequestHeader,
-    SearchOffsetResponseHeader, UpdateConsumerOffsetRequestHeader,
+    PullMessageRequestHeader, PullMessageResponseHeader, QueryConsumerOffsetRequestHeader,
+    QueryConsumerOffsetResponseHeader, SearchOffsetRequestHeader, SearchOffsetResponseHeader,
+    UpdateConsumerOffsetRequestHeader,
 };
-use rmq_protocol::message::MessageQueue;
+use rmq_protocol::message::{decode_messages, sysflag, MessageExt, MessageQueue};
 use rmq_protocol::route::ClusterInfo;
 use rmq_protocol::{CommandHeader, RemotingCommand, RequestCode, ResponseCode};
 
@@ -294,6 +295,52 @@ impl Admin {
             _ => Err(expect_success(resp)
                 .err()
                 .unwrap_or_else(|| Error::new(ErrorKind::Io))),
+        }
+    }
+
+    /// Read up to `max` messages of `mq` from `offset` with one PULL_MESSAGE (no long polling, no
+    /// subscription registered, nothing committed). Returns the messages and the next offset to read;
+    /// no messages and an unchanged offset mean the end of the queue was reached.
+    pub async fn read_queue(
+        &self,
+        group: &str,
+        mq: &MessageQueue,
+        offset: i64,
+        max: i32,
+    ) -> Result<(Vec<MessageExt>, i64)> {
+        let addr = self.master_of(mq).await?;
+        let h = PullMessageRequestHeader {
+            consumer_group: group.to_owned(),
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+            queue_offset: offset,
+            max_msg_nums: max,
+            sys_flag: sysflag::pull::SUBSCRIPTION,
+            subscription: Some("*".into()),
+            expression_type: Some("TAG".into()),
+            bname: Some(mq.broker_name.clone()),
+            ..Default::default()
+        };
+        let resp = self
+            .remoting
+            .invoke(
+                &addr,
+                RemotingCommand::request(RequestCode::PULL_MESSAGE, &h),
+                self.timeout,
+            )
+            .await?;
+        match resp.response_code() {
+            ResponseCode::SUCCESS => {
+                let ph: PullMessageResponseHeader = resp.decode_header()?;
+                Ok((decode_messages(&resp.body)?, ph.next_begin_offset))
+            }
+            ResponseCode::PULL_NOT_FOUND
+            | ResponseCode::PULL_RETRY_IMMEDIATELY
+            | ResponseCode::PULL_OFFSET_MOVED => {
+                let ph: PullMessageResponseHeader = resp.decode_header()?;
+                Ok((Vec::new(), ph.next_begin_offset))
+            }
+            code => Err(Error::broker(code, resp.remark)),
         }
     }
 
