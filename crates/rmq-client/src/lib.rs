@@ -5,6 +5,7 @@
 pub mod admin;
 mod client;
 pub mod config;
+pub mod consumer;
 pub mod error;
 pub mod hook;
 pub mod namespace;

@@ -5,18 +5,13 @@
 //! (`generate.sh`); the format is described at the top of its `AllocateVectors.java`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-// Compiled straight from the source file until the module is wired into the library.
-#[path = "../src/consumer/rebalance/allocate.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod allocate;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use allocate::{sorted_inputs, AllocateStrategy, MachineRoomResolver};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rmq_client::consumer::rebalance::allocate::{self, sorted_inputs, AllocateStrategy, MachineRoomResolver};
 use rmq_protocol::message::MessageQueue;
 use serde::Deserialize;
 

@@ -318,7 +318,7 @@ async fn shutdown_completes_every_pending_callback_once() {
         .unwrap();
     }
     p.shutdown().await;
-    let fired = fired.lock().unwrap();
+    let fired = fired.lock().unwrap().clone();
     assert_eq!(fired.len(), 200);
     let mut seen: Vec<usize> = fired.iter().map(|(i, _)| *i).collect();
     seen.sort();
@@ -327,4 +327,104 @@ async fn shutdown_completes_every_pending_callback_once() {
     // After shutdown nothing more is accepted.
     let err = p.send(sample(&topic, 1)).await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Shutdown));
+}
+
+#[tokio::test]
+async fn request_reply_round_trip() {
+    let topic = topic_with_queues("rr", 1).await;
+    let requester = producer().await;
+    let responder = producer().await;
+    let req_topic = topic.clone();
+    let answering = tokio::spawn(async move {
+        // The responder reads the request straight from the queue and answers it.
+        let admin = admin();
+        let mq = MessageQueue::new(&req_topic, "broker-a", 0);
+        let mq_b = MessageQueue::new(&req_topic, "broker-b", 0);
+        loop {
+            for q in [&mq, &mq_b] {
+                let (msgs, _) = admin.read_queue("rr_reader", q, 0, 1).await.unwrap();
+                if let Some(req) = msgs.into_iter().next() {
+                    let body = format!("re: {}", String::from_utf8_lossy(&req.body));
+                    return responder.reply(&req, body.into_bytes()).await.unwrap();
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+    });
+    let reply = requester
+        .request(Message::new(&topic, "ping"), Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(&reply.body[..], b"re: ping");
+    assert_eq!(reply.property("MSG_TYPE"), Some("reply"));
+    let sent = answering.await.unwrap();
+    assert!(sent.queue.topic.ends_with("_REPLY_TOPIC"));
+
+    // Nobody answers: a typed timeout.
+    let err = requester
+        .request(Message::new(&topic, "unanswered"), Duration::from_millis(800))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    requester.shutdown().await;
+}
+
+#[tokio::test]
+async fn delayed_messages_arrive_after_their_delay() {
+    let topic = topic_with_queues("delay", 1).await;
+    let p = producer().await;
+    // Level 2 = 5 s; a delivery timestamp 3 s ahead (5.x timer wheel).
+    let t0 = std::time::Instant::now();
+    p.send(Message::new(&topic, "by-level").with_delay_time_level(2))
+        .await
+        .unwrap();
+    let mut timed = Message::new(&topic, "by-timestamp");
+    timed.set_deliver_time_ms(rmq_client_now_ms() + 3_000);
+    p.send(timed).await.unwrap();
+    assert!(
+        pull_topic(&topic).await.is_empty(),
+        "delayed messages visible at once"
+    );
+    let arrival = Arc::new(Mutex::new(HashMap::new()));
+    let ok = eventually(Duration::from_secs(30), || {
+        let (topic, arrival) = (topic.clone(), arrival.clone());
+        async move {
+            let stored = pull_topic(&topic).await;
+            let mut a = arrival.lock().unwrap();
+            for m in stored {
+                a.entry(String::from_utf8_lossy(&m.body).into_owned())
+                    .or_insert_with(|| t0.elapsed());
+            }
+            a.len() == 2
+        }
+    })
+    .await;
+    let arrival = arrival.lock().unwrap().clone();
+    assert!(ok, "delayed messages never arrived: {arrival:?}");
+    assert!(arrival["by-level"] >= Duration::from_millis(4_500), "{arrival:?}");
+    assert!(
+        arrival["by-timestamp"] >= Duration::from_millis(2_500),
+        "{arrival:?}"
+    );
+    p.shutdown().await;
+}
+
+fn rmq_client_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test]
+async fn first_send_to_unknown_topic_auto_creates_it() {
+    let topic = unique("autocreate");
+    let p = producer().await;
+    let r = p.send(Message::new(&topic, "hello")).await.unwrap();
+    assert_eq!(r.status, SendStatus::SendOk);
+    let route = admin().topic_route(&topic).await.unwrap();
+    assert!(!route.publish_queues.is_empty());
+    let stored = pull_topic(&topic).await;
+    assert_eq!(stored.len(), 1);
+    p.shutdown().await;
 }

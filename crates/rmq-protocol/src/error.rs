@@ -68,6 +68,9 @@ pub enum ProtocolError {
     /// Decompressing a body failed.
     #[error("decompression failed: {0}")]
     Decompress(String),
+    /// Compressing a body failed (the compressor reported an error).
+    #[error("compression failed: {0}")]
+    Compress(String),
     /// A JSON body could not be parsed.
     #[error("invalid JSON body: {0}")]
     Json(String),

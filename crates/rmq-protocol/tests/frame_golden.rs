@@ -30,12 +30,22 @@ fn java_frames_decode_field_by_field() {
         let bytes = hex::decode(fx["hex"].as_str().unwrap()).unwrap();
         let exp = &fx["expected"];
         let mut buf = BytesMut::from(&bytes[..]);
-        let cmd = frame::decode(&mut buf, frame::DEFAULT_MAX_FRAME).unwrap().expect(&name);
+        let cmd = frame::decode(&mut buf, frame::DEFAULT_MAX_FRAME)
+            .unwrap()
+            .expect(&name);
         assert!(buf.is_empty(), "{name}: frame not fully consumed");
         assert_eq!(cmd.code as i64, exp["code"].as_i64().unwrap(), "{name}: code");
         assert_eq!(cmd.language.name(), exp["language"].as_str(), "{name}: language");
-        assert_eq!(cmd.version as i64, exp["version"].as_i64().unwrap(), "{name}: version");
-        assert_eq!(cmd.opaque as i64, exp["opaque"].as_i64().unwrap(), "{name}: opaque");
+        assert_eq!(
+            cmd.version as i64,
+            exp["version"].as_i64().unwrap(),
+            "{name}: version"
+        );
+        assert_eq!(
+            cmd.opaque as i64,
+            exp["opaque"].as_i64().unwrap(),
+            "{name}: opaque"
+        );
         assert_eq!(cmd.flag as i64, exp["flag"].as_i64().unwrap(), "{name}: flag");
         assert_eq!(cmd.is_response(), exp["is_response"].as_bool().unwrap(), "{name}");
         assert_eq!(cmd.is_oneway(), exp["is_oneway"].as_bool().unwrap(), "{name}");
@@ -49,16 +59,25 @@ fn java_frames_decode_field_by_field() {
         let want_ext: Vec<(String, String)> = exp["ext_fields"]
             .as_object()
             .map(|m| {
-                m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned()))).collect()
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+                    .collect()
             })
             .unwrap_or_default();
-        let mut got_ext: Vec<(String, String)> =
-            cmd.ext_fields.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let mut got_ext: Vec<(String, String)> = cmd
+            .ext_fields
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         let mut want_sorted = want_ext.clone();
         want_sorted.sort();
         got_ext.sort();
         assert_eq!(got_ext, want_sorted, "{name}: ext fields");
-        assert_eq!(hex::encode(&cmd.body), exp["body_hex"].as_str().unwrap(), "{name}: body");
+        assert_eq!(
+            hex::encode(&cmd.body),
+            exp["body_hex"].as_str().unwrap(),
+            "{name}: body"
+        );
     }
 }
 
@@ -67,7 +86,9 @@ fn our_encoding_matches_java_bytes() {
     for (name, fx) in fixtures("frame_") {
         let bytes = hex::decode(fx["hex"].as_str().unwrap()).unwrap();
         let mut buf = BytesMut::from(&bytes[..]);
-        let mut cmd = frame::decode(&mut buf, frame::DEFAULT_MAX_FRAME).unwrap().unwrap();
+        let mut cmd = frame::decode(&mut buf, frame::DEFAULT_MAX_FRAME)
+            .unwrap()
+            .unwrap();
         // Java writes "" values on the wire and reads them back as null; restore them to compare bytes.
         if let Some(order) = fx["expected"]["ext_wire_order"].as_array() {
             let mut ext = rmq_protocol::ExtFields::new();
@@ -84,18 +105,26 @@ fn our_encoding_matches_java_bytes() {
             pop.code = 200050;
             let ours = frame::encode_to_bytes(&pop).unwrap();
             assert_eq!(ours[4], 0, "{name}: expected JSON fallback");
-            let back = frame::decode(&mut BytesMut::from(&ours[..]), frame::DEFAULT_MAX_FRAME).unwrap().unwrap();
+            let back = frame::decode(&mut BytesMut::from(&ours[..]), frame::DEFAULT_MAX_FRAME)
+                .unwrap()
+                .unwrap();
             assert_eq!(back.code, 200050);
         }
         let ours = frame::encode_to_bytes(&cmd).unwrap();
         if name == "frame_code_truncation_json.json" {
             // A request Java built without any header object: Java omits `extFields`, we always send
             // `{}` on requests (every request this client makes has a header). Same command otherwise.
-            let back = frame::decode(&mut BytesMut::from(&ours[..]), frame::DEFAULT_MAX_FRAME).unwrap().unwrap();
+            let back = frame::decode(&mut BytesMut::from(&ours[..]), frame::DEFAULT_MAX_FRAME)
+                .unwrap()
+                .unwrap();
             assert_eq!(back, cmd, "{name}");
             continue;
         }
-        assert_eq!(hex::encode(&ours), hex::encode(&bytes), "{name}: re-encoded bytes differ");
+        assert_eq!(
+            hex::encode(&ours),
+            hex::encode(&bytes),
+            "{name}: re-encoded bytes differ"
+        );
     }
 }
 
@@ -103,13 +132,22 @@ fn our_encoding_matches_java_bytes() {
 fn every_split_point_of_java_frames_decodes_the_same() {
     for (name, fx) in fixtures("frame_") {
         let bytes = hex::decode(fx["hex"].as_str().unwrap()).unwrap();
-        let whole = frame::decode(&mut BytesMut::from(&bytes[..]), frame::DEFAULT_MAX_FRAME).unwrap().unwrap();
+        let whole = frame::decode(&mut BytesMut::from(&bytes[..]), frame::DEFAULT_MAX_FRAME)
+            .unwrap()
+            .unwrap();
         for split in 0..bytes.len() {
             let mut buf = BytesMut::from(&bytes[..split]);
-            assert!(frame::decode(&mut buf, frame::DEFAULT_MAX_FRAME).unwrap().is_none(), "{name}@{split}");
+            assert!(
+                frame::decode(&mut buf, frame::DEFAULT_MAX_FRAME)
+                    .unwrap()
+                    .is_none(),
+                "{name}@{split}"
+            );
             assert_eq!(buf.len(), split, "partial frame must not be consumed");
             buf.extend_from_slice(&bytes[split..]);
-            let got = frame::decode(&mut buf, frame::DEFAULT_MAX_FRAME).unwrap().unwrap();
+            let got = frame::decode(&mut buf, frame::DEFAULT_MAX_FRAME)
+                .unwrap()
+                .unwrap();
             assert_eq!(got, whole, "{name}@{split}");
         }
     }

@@ -28,7 +28,11 @@ fn arb_command() -> impl Strategy<Value = RemotingCommand> {
                 remark: remark.filter(|r| !r.is_empty()),
                 ext_fields: ext,
                 body: Bytes::from(body),
-                serialize_type: if binary { SerializeType::RocketMq } else { SerializeType::Json },
+                serialize_type: if binary {
+                    SerializeType::RocketMq
+                } else {
+                    SerializeType::Json
+                },
             }
         })
 }
@@ -80,18 +84,41 @@ fn hostile_lengths_are_typed_errors() {
     let max = frame::DEFAULT_MAX_FRAME;
     let check = |b: &[u8]| frame::decode(&mut BytesMut::from(b), max);
     // The HTTP/2 preface read as a length.
-    assert!(matches!(check(b"PRI * HTTP/2.0"), Err(ProtocolError::FrameTooLarge { .. })));
-    assert!(matches!(check(&[0x80, 0, 0, 0]), Err(ProtocolError::InvalidFrameLength(_))));
-    assert!(matches!(check(&[0, 0, 0, 2]), Err(ProtocolError::InvalidFrameLength(2))));
+    assert!(matches!(
+        check(b"PRI * HTTP/2.0"),
+        Err(ProtocolError::FrameTooLarge { .. })
+    ));
+    assert!(matches!(
+        check(&[0x80, 0, 0, 0]),
+        Err(ProtocolError::InvalidFrameLength(_))
+    ));
+    assert!(matches!(
+        check(&[0, 0, 0, 2]),
+        Err(ProtocolError::InvalidFrameLength(2))
+    ));
     // Header length beyond the frame, detected from the first 8 bytes already.
-    assert!(matches!(check(&[0, 0, 0, 8, 0, 0, 0, 9]), Err(ProtocolError::HeaderLengthOutOfRange { .. })));
+    assert!(matches!(
+        check(&[0, 0, 0, 8, 0, 0, 0, 9]),
+        Err(ProtocolError::HeaderLengthOutOfRange { .. })
+    ));
     // Unknown serialize type.
-    assert!(matches!(check(&[0, 0, 0, 8, 2, 0, 0, 0]), Err(ProtocolError::UnknownSerializeType(2))));
+    assert!(matches!(
+        check(&[0, 0, 0, 8, 2, 0, 0, 0]),
+        Err(ProtocolError::UnknownSerializeType(2))
+    ));
     // Just over a configured limit.
     let mut b = BytesMut::new();
-    frame::encode(&RemotingCommand::new_request(rmq_protocol::RequestCode(1), ExtFields::new()).with_body(vec![0u8; 100]), &mut b).unwrap();
+    frame::encode(
+        &RemotingCommand::new_request(rmq_protocol::RequestCode(1), ExtFields::new())
+            .with_body(vec![0u8; 100]),
+        &mut b,
+    )
+    .unwrap();
     let n = b.len();
-    assert!(matches!(frame::decode(&mut b.clone(), n - 1), Err(ProtocolError::FrameTooLarge { .. })));
+    assert!(matches!(
+        frame::decode(&mut b.clone(), n - 1),
+        Err(ProtocolError::FrameTooLarge { .. })
+    ));
     assert!(frame::decode(&mut b, n).unwrap().is_some());
 }
 
@@ -99,7 +126,10 @@ fn hostile_lengths_are_typed_errors() {
 fn bad_headers_are_typed_errors() {
     // JSON header that is not JSON.
     let mut f = BytesMut::from(&[0, 0, 0, 7, 0, 0, 0, 3, b'{', b'x', b'}'][..]);
-    assert!(matches!(frame::decode(&mut f, 1024), Err(ProtocolError::MalformedHeader { format: "JSON", .. })));
+    assert!(matches!(
+        frame::decode(&mut f, 1024),
+        Err(ProtocolError::MalformedHeader { format: "JSON", .. })
+    ));
     // Binary header whose remark length runs past the header.
     let mut h = vec![0u8, 1, 12, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0];
     h.extend_from_slice(&1000i32.to_be_bytes());
@@ -108,7 +138,13 @@ fn bad_headers_are_typed_errors() {
     f.extend_from_slice(&((4 + h.len()) as u32).to_be_bytes());
     f.extend_from_slice(&((1u32 << 24) | h.len() as u32).to_be_bytes());
     f.extend_from_slice(&h);
-    assert!(matches!(frame::decode(&mut f, 1024), Err(ProtocolError::MalformedHeader { format: "ROCKETMQ", .. })));
+    assert!(matches!(
+        frame::decode(&mut f, 1024),
+        Err(ProtocolError::MalformedHeader {
+            format: "ROCKETMQ",
+            ..
+        })
+    ));
     // Binary ext value that is not UTF-8.
     let mut h = vec![0u8, 1, 12, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
     let entry = [0u8, 1, b'k', 0, 0, 0, 2, 0xff, 0xfe];
@@ -118,5 +154,8 @@ fn bad_headers_are_typed_errors() {
     f.extend_from_slice(&((4 + h.len()) as u32).to_be_bytes());
     f.extend_from_slice(&((1u32 << 24) | h.len() as u32).to_be_bytes());
     f.extend_from_slice(&h);
-    assert!(matches!(frame::decode(&mut f, 1024), Err(ProtocolError::InvalidUtf8(_))));
+    assert!(matches!(
+        frame::decode(&mut f, 1024),
+        Err(ProtocolError::InvalidUtf8(_))
+    ));
 }

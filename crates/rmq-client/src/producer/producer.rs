@@ -57,6 +57,8 @@ pub(crate) struct ProducerInner {
     pub(crate) pending: TaskTracker,
     pub(crate) cancel: CancellationToken,
     pub(crate) closed: AtomicBool,
+    /// Requests waiting for replies.
+    pub(crate) replies: super::request_reply::PendingReplies,
 }
 
 impl Drop for ProducerInner {
@@ -100,19 +102,20 @@ impl Producer {
             None => UniqueIdGenerator::with_fake_ip(),
         };
         let cancel = core.cancel.child_token();
-        Ok(Producer {
-            inner: Arc::new(ProducerInner {
-                options,
-                group,
-                core,
-                ids,
-                faults: LatencyFaultTolerance::default(),
-                next_queue: AtomicUsize::new(rand::random::<u16>() as usize),
-                pending: TaskTracker::new(),
-                cancel,
-                closed: AtomicBool::new(false),
-            }),
-        })
+        let inner = Arc::new(ProducerInner {
+            options,
+            group,
+            core,
+            ids,
+            faults: LatencyFaultTolerance::default(),
+            next_queue: AtomicUsize::new(rand::random::<u16>() as usize),
+            pending: TaskTracker::new(),
+            cancel,
+            closed: AtomicBool::new(false),
+            replies: Default::default(),
+        });
+        super::request_reply::install(&inner);
+        Ok(Producer { inner })
     }
 
     fn check_open(&self) -> Result<()> {

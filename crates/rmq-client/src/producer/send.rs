@@ -28,6 +28,8 @@ pub(crate) struct Prepared {
     pub(crate) flag: i32,
     pub(crate) properties: String,
     pub(crate) batch: bool,
+    /// A reply message (request-reply): sent with SEND_REPLY_MESSAGE_V2.
+    pub(crate) reply: bool,
     /// What `SendResult::msg_id` reports (UNIQ_KEY, or the batch's ids joined by `,`).
     pub(crate) msg_id: String,
     pub(crate) reconsume_times: Option<i32>,
@@ -79,10 +81,19 @@ impl ProducerInner {
             flag: msg.flag,
             properties,
             batch: false,
+            reply: false,
             msg_id,
             reconsume_times,
             max_reconsume_times,
         })
+    }
+
+    /// Like [`prepare`](Self::prepare) for a reply message: reply topics are never namespaced.
+    pub(crate) fn prepare_reply(&self, msg: Message) -> Result<Prepared> {
+        let topic = msg.topic.clone();
+        let mut p = self.prepare(msg)?;
+        p.topic = topic;
+        Ok(p)
     }
 
     /// Validate and encode a batch: one topic, no delay, not a retry topic, total within the size limit.
@@ -134,6 +145,7 @@ impl ProducerInner {
             flag: 0,
             properties: message::encode_properties(&wrapper.properties)?,
             batch: true,
+            reply: false,
             msg_id: ids.join(","),
             reconsume_times: None,
             max_reconsume_times: None,
@@ -276,6 +288,8 @@ impl ProducerInner {
         };
         let code = if p.batch {
             RequestCode::SEND_BATCH_MESSAGE
+        } else if p.reply {
+            RequestCode::SEND_REPLY_MESSAGE_V2
         } else {
             RequestCode::SEND_MESSAGE_V2
         };

@@ -189,14 +189,15 @@ impl AllocateStrategy {
         mq_all: &[MessageQueue],
         cid_all: &[String],
     ) -> Result<Vec<MessageQueue>, AllocateError> {
-        if let AllocateStrategy::Config(queues) = self {
-            return Ok(queues.clone());
-        }
-        if let AllocateStrategy::Custom(custom) = self {
-            return custom.allocate(consumer_group, current_cid, mq_all, cid_all);
-        }
-        let Some(index) = precheck(current_cid, mq_all, cid_all)? else {
-            return Ok(Vec::new());
+        let index = match self {
+            AllocateStrategy::Config(queues) => return Ok(queues.clone()),
+            AllocateStrategy::Custom(custom) => {
+                return custom.allocate(consumer_group, current_cid, mq_all, cid_all)
+            }
+            _ => match precheck(current_cid, mq_all, cid_all)? {
+                Some(index) => index,
+                None => return Ok(Vec::new()),
+            },
         };
         Ok(match self {
             AllocateStrategy::Average => average(index, mq_all, cid_all.len()),
@@ -222,7 +223,7 @@ impl AllocateStrategy {
                     cid_all,
                 );
             }
-            AllocateStrategy::Config(_) | AllocateStrategy::Custom(_) => Vec::new(),
+            AllocateStrategy::Config(_) | AllocateStrategy::Custom(_) => Vec::new(), // returned above
         })
     }
 }
@@ -323,7 +324,7 @@ fn java_split_idc(broker_name: &str) -> Option<&str> {
     }
     let mut parts: Vec<&str> = broker_name.split('@').collect();
     while parts.last() == Some(&"") {
-        //parts.pop(); // String.split(regex) drops trailing empty strings
+        parts.pop(); // String.split(regex) drops trailing empty strings
     }
     match parts.as_slice() {
         [idc, _] => Some(idc),

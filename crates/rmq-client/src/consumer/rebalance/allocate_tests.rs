@@ -195,6 +195,20 @@ fn hash_collision_later_node_wins() {
 }
 
 #[test]
+fn queue_hashing_onto_a_node_belongs_to_that_node() {
+    // Java's tailMap(hash) includes an equal key. Pair found by search, confirmed by the Java generator.
+    let mq_all: Vec<MessageQueue> = (0..4).map(|q| MessageQueue::new("T1954", "b", q)).collect();
+    let hit = "10.0.0.1@92665";
+    assert_eq!(
+        consistent_hash_key(&mq_all[0].to_string()),
+        consistent_hash_key(&format!("{hit}-0"))
+    );
+    let cid_all = vec![hit.to_owned(), "10.0.0.9@1".to_owned()];
+    let s = AllocateStrategy::ConsistentHash { virtual_nodes: 1 };
+    assert_eq!(shares(&s, &mq_all, &cid_all), [vec![0, 2], vec![1, 3]]);
+}
+
+#[test]
 fn consistent_hash_without_virtual_nodes_assigns_nothing() {
     let s = AllocateStrategy::ConsistentHash { virtual_nodes: 0 };
     assert_eq!(shares(&s, &queues("b", 5), &cids(2)), [Vec::<i32>::new(), vec![]]);

@@ -7,5 +7,5 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:-$here/../../fixtures/allocate/vectors.json}"
 cd "$here"
-mvn -q -B "$@" compile dependency:build-classpath -Dmdep.outputFile=target/classpath.txt -Dmdep.includeScope=runtime
+mvn -q -B -Dstyle.color=never "$@" compile dependency:build-classpath -Dmdep.outputFile=target/classpath.txt -Dmdep.includeScope=runtime
 java -cp "target/classes:$(cat target/classpath.txt)" org.rocketmqrs.vectors.AllocateVectors "$out" "${INPUTS:-400}"

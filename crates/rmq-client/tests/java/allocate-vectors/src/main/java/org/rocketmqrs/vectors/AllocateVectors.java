@@ -127,6 +127,7 @@ public final class AllocateVectors {
         }
         all.add(collisionInput());
         all.add(duplicateCidInput());
+        all.add(exactHitInput());
 
         int cases = 0;
         for (Input in : all) {
@@ -421,6 +422,30 @@ public final class AllocateVectors {
         in.outsider = "10.0.0.2@1";
         in.specs.add(hash(1));
         in.specs.add(hash(2));
+        in.specs.add(hash(-1));
+        return in;
+    }
+
+    /**
+     * A queue whose key hashes exactly onto a virtual node: tailMap(hash) includes that node, so its client
+     * takes the queue (not the next node on the ring).
+     */
+    static Input exactHitInput() throws Exception {
+        Input in = new Input();
+        in.topic = "T1954";
+        in.brokers.add("b");
+        for (int q = 0; q < 4; q++) {
+            in.mqAll.add(new MessageQueue(in.topic, "b", q));
+        }
+        String hit = "10.0.0.1@92665";
+        if (md5Hash(in.mqAll.get(0).toString()) != md5Hash(hit + "-0")) {
+            throw new IllegalStateException("exact-hit pair does not collide");
+        }
+        in.cidAll.add(hit);
+        in.cidAll.add("10.0.0.9@1");
+        Collections.sort(in.cidAll);
+        in.outsider = "10.0.0.2@1";
+        in.specs.add(hash(1));
         in.specs.add(hash(-1));
         return in;
     }

@@ -1,0 +1,3 @@
+//! Rebalancing: which consumer of a group reads which queues.
+
+pub mod allocate;
