@@ -1,6 +1,8 @@
 //! `rmq`: the rocketmq-rs command line.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod bench;
 mod quickstart;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +20,9 @@ enum Command {
     /// Start a local Apache RocketMQ (NameServer + 2 brokers, from Maven Central artifacts), produce
     /// messages and consume them back, showing progress and a summary; then stop it.
     Quickstart(quickstart::Args),
+    /// Benchmarks: `rmq bench produce` (load generator with latency percentiles) and
+    /// `rmq bench compare-produce` (side by side with the Java benchmark Producer).
+    Bench(bench::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -32,6 +37,7 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async move {
         match cli.command {
             Command::Quickstart(args) => quickstart::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     })
 }

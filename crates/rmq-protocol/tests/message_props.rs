@@ -164,6 +164,32 @@ proptest! {
     }
 
     #[test]
+    fn properties_decode_matches_reference(
+        bytes in proptest::collection::vec(
+            prop_oneof![Just(0u8), Just(1), Just(2), Just(3), Just(b'a'), Just(b'b'), Just(0x80), Just(0xC3), Just(0xA9)],
+            0..120,
+        )
+    ) {
+        // Java's rules, written naively: split on 0x02, name before the first 0x01, both non-empty,
+        // last value wins at the first position.
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let mut want: Vec<(String, String)> = Vec::new();
+        for seg in text.split('\u{2}') {
+            if let Some((k, v)) = seg.split_once('\u{1}') {
+                if !k.is_empty() && !v.is_empty() {
+                    match want.iter_mut().find(|(wk, _)| wk == k) {
+                        Some(slot) => slot.1 = v.to_owned(),
+                        None => want.push((k.to_owned(), v.to_owned())),
+                    }
+                }
+            }
+        }
+        let got = decode_properties(&bytes);
+        let got: Vec<(String, String)> = got.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
     fn message_ext_round_trip(m in message_ext(), packing in packing(), force_v2 in any::<bool>()) {
         let (bytes, expected) = stored_and_expected(&m, packing, version(&m.topic, force_v2));
         let mut buf = bytes.clone();

@@ -198,13 +198,36 @@ fn process_salt() -> i32 {
 pub struct UniqueIdGenerator {
     prefix: String,
     utc_offset_ms: i64,
-    counter: AtomicU32,
+    counter: Counter,
+}
+
+/// Java keeps one counter per JVM (`MessageClientIDSetter.COUNTER`); generators made with
+/// [`UniqueIdGenerator::new`] share this one, so every producer of a process draws from one sequence.
+static PROCESS_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Debug)]
+enum Counter {
+    Process,
+    Own(AtomicU32),
+}
+
+impl Counter {
+    fn next(&self) -> u32 {
+        match self {
+            Counter::Process => PROCESS_COUNTER.fetch_add(1, Ordering::Relaxed),
+            Counter::Own(c) => c.fetch_add(1, Ordering::Relaxed),
+        }
+    }
 }
 
 impl UniqueIdGenerator {
-    /// A generator for a client whose local address is `ip`, with this process's id and a random salt.
+    /// A generator for a client whose local address is `ip`, with this process's id and salt. Like
+    /// Java's, the salt is fixed for the process and the counter is shared by every generator made here.
     pub fn new(ip: IpAddr) -> Self {
-        Self::with_parts(ip, std::process::id(), process_salt())
+        static SALT: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+        let mut g = Self::with_parts(ip, std::process::id(), *SALT.get_or_init(process_salt));
+        g.counter = Counter::Process;
+        g
     }
 
     /// A generator without a known local address: the 4 address bytes are taken from the current time,
@@ -229,7 +252,7 @@ impl UniqueIdGenerator {
         UniqueIdGenerator {
             prefix,
             utc_offset_ms: 0,
-            counter: AtomicU32::new(0),
+            counter: Counter::Own(AtomicU32::new(0)),
         }
     }
 
@@ -260,7 +283,7 @@ impl UniqueIdGenerator {
         if diff < 0 && diff > -1_000_000 {
             diff = 0;
         }
-        let count = self.counter.fetch_add(1, Ordering::Relaxed) as u16;
+        let count = self.counter.next() as u16;
         let mut id = String::with_capacity(self.prefix.len() + 12);
         id.push_str(&self.prefix);
         push_hex(&mut id, &diff.to_be_bytes());
@@ -272,6 +295,21 @@ impl UniqueIdGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generators_of_one_process_share_salt_and_counter() {
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let (a, b) = (UniqueIdGenerator::new(ip), UniqueIdGenerator::new(ip));
+        assert_eq!(a.prefix(), b.prefix());
+        let ids = [a.next_id(), b.next_id(), a.next_id()];
+        let counters: Vec<u16> = ids
+            .iter()
+            .map(|id| u16::from_str_radix(&id[id.len() - 4..], 16).unwrap())
+            .collect();
+        // One sequence for the process: the same prefix never yields the same id twice, even from two
+        // generators in the same millisecond (other tests may draw from it concurrently, so only order).
+        assert!(counters[0] < counters[1] && counters[1] < counters[2], "{ids:?}");
+    }
 
     #[test]
     fn offset_msg_id_v4_and_v6() {

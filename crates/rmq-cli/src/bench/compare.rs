@@ -1,0 +1,263 @@
+//! `rmq bench compare-produce`: `rmq bench produce` and the Java benchmark Producer, one after
+//! the other on the same cluster, each measured as a process of its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use rmq_client::admin::{Admin, TopicSpec};
+use rmq_client::ClientConfig;
+use rmq_testkit::{Cluster, ClusterOptions, Runtime};
+
+use super::child::{self, Ending, OffsetCounter};
+use super::machine::{load_avg, Machine};
+use super::report::{java_row, rmq_row, Row};
+use super::{format_duration, java, parse_duration, produce};
+
+/// Options of `rmq bench compare-produce`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Concurrent senders (rmq tasks, Java threads).
+    #[arg(short = 'c', long, default_value_t = 16)]
+    concurrency: u64,
+    /// Body size in bytes.
+    #[arg(short = 's', long, default_value_t = 1024)]
+    size: usize,
+    /// Measured duration of each client run (after its warm-up).
+    #[arg(short = 'd', long, value_parser = parse_duration, default_value = "30s")]
+    duration: Duration,
+    /// Warm-up of each client run, not measured.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    warmup: Duration,
+    /// Use this name server instead of starting a local cluster.
+    #[arg(long, visible_alias = "ns")]
+    namesrv: Option<String>,
+    /// Cluster to create the topic in, with --namesrv (default: the only one there).
+    #[arg(long)]
+    cluster: Option<String>,
+    /// Queues per broker of the benchmark topic.
+    #[arg(long, default_value_t = 8)]
+    queues: i32,
+    /// Heap of each local broker (-Xms/-Xmx).
+    #[arg(long, default_value = "1g")]
+    broker_heap: String,
+    /// JVM flags of the Java Producer (whitespace-separated).
+    #[arg(long, default_value = "-Xmx1g", allow_hyphen_values = true)]
+    java_jvm_args: String,
+    /// Run `rmq bench produce` this long before the measured runs to warm the brokers up (0 = no).
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    broker_warmup: Duration,
+    /// Which clients to run, in this order (`rmq`, `java`); repeat for more rounds.
+    #[arg(long, value_delimiter = ',', default_value = "rmq,java")]
+    clients: Vec<String>,
+}
+
+fn produce_command(
+    args: &Args,
+    ns: &str,
+    topic: &str,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<std::process::Command> {
+    let exe = std::env::current_exe().context("locating the rmq executable")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["bench", "produce", "--namesrv", ns, "--topic", topic, "--json"])
+        .args(["-c", &args.concurrency.to_string(), "-s", &args.size.to_string()])
+        .args([
+            "-d",
+            &format_duration(duration),
+            "--warmup",
+            &format_duration(warmup),
+        ]);
+    Ok(cmd)
+}
+
+fn java_command(
+    args: &Args,
+    cluster: Option<&Cluster>,
+    ns: &str,
+    topic: &str,
+) -> anyhow::Result<std::process::Command> {
+    let jvm_args: Vec<&str> = args.java_jvm_args.split_whitespace().collect();
+    let mut cmd = match cluster {
+        Some(c) => c.java_command(java::PRODUCER_CLASS, &jvm_args),
+        None => Runtime::resolve()?.java_command(java::PRODUCER_CLASS, &jvm_args),
+    };
+    cmd.args(["-t", topic, "-n", ns, "-ri", "1000"]).args([
+        "-w",
+        &args.concurrency.to_string(),
+        "-s",
+        &args.size.to_string(),
+    ]);
+    Ok(cmd)
+}
+
+async fn start_cluster(args: &Args) -> anyhow::Result<Cluster> {
+    let heap = &args.broker_heap;
+    let options = ClusterOptions {
+        broker_jvm_args: vec![
+            format!("-Xms{heap}"),
+            format!("-Xmx{heap}"),
+            format!("-XX:MaxDirectMemorySize={heap}"),
+            // The kit's default stops at C1 for a fast start; throughput wants C2.
+            "-XX:TieredStopAtLevel=4".into(),
+        ],
+        ..ClusterOptions::default()
+    };
+    tokio::task::spawn_blocking(move || Cluster::start(options))
+        .await?
+        .context("starting the local cluster")
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    for c in &args.clients {
+        if c != "rmq" && c != "java" {
+            bail!("unknown client {c:?} in --clients (use rmq and java)");
+        }
+    }
+    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    let load_before = load_avg();
+    let started_at = std::time::SystemTime::now();
+    let cluster = match &args.namesrv {
+        Some(_) => None,
+        None => {
+            eprintln!(
+                "• starting a local cluster (NameServer + 2 brokers, broker heap {})…",
+                args.broker_heap
+            );
+            Some(start_cluster(&args).await?)
+        }
+    };
+    let ns = match (&args.namesrv, &cluster) {
+        (Some(ns), _) => ns.clone(),
+        (None, Some(c)) => c.namesrv_addr(),
+        (None, None) => bail!("no name server"),
+    };
+    let java_path = match &cluster {
+        Some(c) => Some(c.runtime().java().to_path_buf()),
+        None => Runtime::resolve().ok().map(|r| r.java().to_path_buf()),
+    };
+    let machine = Machine::probe(java_path.as_deref());
+
+    let admin = Admin::connect(ClientConfig::new(&ns))?;
+    let cluster_name = match (&args.cluster, &cluster) {
+        (Some(name), _) => name.clone(),
+        (None, Some(c)) => c.cluster_name().to_string(),
+        (None, None) => {
+            let info = admin.cluster_info().await?;
+            let mut names = info.cluster_addr_table.keys();
+            match (names.next(), names.next()) {
+                (Some(only), None) => only.clone(),
+                _ => bail!("the name server knows several clusters (or none): pass --cluster"),
+            }
+        }
+    };
+    let topic = format!("rmq_bench_{}", std::process::id());
+    admin
+        .create_topic_in_cluster(&cluster_name, &TopicSpec::new(&topic, args.queues))
+        .await
+        .with_context(|| format!("creating topic {topic}"))?;
+    let route = admin.topic_route(&topic).await?;
+    eprintln!(
+        "• name server {ns}, topic {topic}: {} queues on {} brokers",
+        route.publish_queues.len(),
+        route.data.broker_datas.len()
+    );
+    let counter = OffsetCounter {
+        admin,
+        queues: route.subscribe_queues.clone(),
+    };
+
+    let rmq_marker: Arc<dyn Fn(&str) -> bool + Send + Sync> =
+        Arc::new(|l: &str| l.starts_with(produce::START_MARKER));
+    let java_marker: Arc<dyn Fn(&str) -> bool + Send + Sync> =
+        Arc::new(|l: &str| l.starts_with(java::START_PREFIX));
+
+    if !args.broker_warmup.is_zero() {
+        eprintln!(
+            "• warming the brokers up: rmq bench produce for {}…",
+            format_duration(args.broker_warmup)
+        );
+        let cmd = produce_command(&args, &ns, &topic, Duration::ZERO, args.broker_warmup)?;
+        let run = child::run(
+            "broker warm-up",
+            cmd,
+            rmq_marker.clone(),
+            Duration::ZERO,
+            args.broker_warmup,
+            Ending::ExitsItself,
+            &counter,
+        )
+        .await?;
+        eprintln!("  {} messages stored", run.broker_msgs);
+    }
+
+    let mut rows: Vec<Row> = Vec::new();
+    for client in &args.clients {
+        let (label, cmd, marker, ending) = match client.as_str() {
+            "rmq" => (
+                "rmq (Rust)",
+                produce_command(&args, &ns, &topic, args.warmup, args.duration)?,
+                rmq_marker.clone(),
+                Ending::ExitsItself,
+            ),
+            _ => (
+                "Java benchmark Producer",
+                java_command(&args, cluster.as_ref(), &ns, &topic)?,
+                java_marker.clone(),
+                Ending::Kill,
+            ),
+        };
+        eprintln!(
+            "• {label}: {} warm-up + {} measured, {} senders, {} B bodies…",
+            format_duration(args.warmup),
+            format_duration(args.duration),
+            args.concurrency,
+            args.size
+        );
+        let run = child::run(label, cmd, marker, args.warmup, args.duration, ending, &counter).await?;
+        let row = match client.as_str() {
+            "rmq" => rmq_row(label, &run)?,
+            _ => java_row(label, &run)?,
+        };
+        eprintln!("  {}", row.one_line());
+        rows.push(row);
+    }
+    let load_after = load_avg();
+
+    println!();
+    println!("{}", super::report::table(&rows));
+    if let Some(ratios) = super::report::ratios(&rows) {
+        println!("{ratios}");
+        println!();
+    }
+    let date = super::report::utc_date(started_at);
+    println!("- command: `{command_line}`");
+    println!("- date: {date}");
+    println!("- machine: {machine}");
+    let fmt_load = |l: Option<super::machine::LoadAvg>| l.map_or("unknown".into(), |l| l.to_string());
+    println!(
+        "- load average (1/5/15 min): before {}, after {}",
+        fmt_load(load_before),
+        fmt_load(load_after)
+    );
+    println!(
+        "- each client: {} warm-up, then {} measured; {} senders, {} B bodies, topic with {} queues per broker on {} brokers",
+        format_duration(args.warmup),
+        format_duration(args.duration),
+        args.concurrency,
+        args.size,
+        args.queues,
+        route.data.broker_datas.len()
+    );
+    if cluster.is_some() {
+        println!(
+            "- cluster: local Apache RocketMQ {} (rmq-testkit), ASYNC_FLUSH, broker heap {}, C2 on",
+            rmq_testkit::ROCKETMQ_VERSION,
+            args.broker_heap
+        );
+    }
+    println!("- Java Producer JVM flags: {}", args.java_jvm_args);
+    drop(cluster);
+    Ok(())
+}

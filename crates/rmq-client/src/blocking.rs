@@ -1,0 +1,122 @@
+//! Blocking facades for programs without an async runtime.
+//!
+//! Each facade owns a small tokio runtime and drives the async client on it; its methods block the
+//! calling thread. Calling them from inside an async runtime is refused with an error (blocking there
+//! would stall the runtime) rather than panicking.
+//!
+//! ```no_run
+//! use rmq_client::blocking::BlockingProducer;
+//! use rmq_client::producer::Producer;
+//! use rmq_protocol::message::Message;
+//!
+//! let producer = BlockingProducer::start(Producer::builder("sync_app").name_server("127.0.0.1:9876"))?;
+//! let result = producer.send(Message::new("orders", "hello"))?;
+//! println!("sent {}", result.msg_id);
+//! producer.shutdown();
+//! # Ok::<(), rmq_client::Error>(())
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rmq_protocol::message::{Message, MessageExt, MessageQueue};
+
+use crate::error::{Error, Result};
+use crate::producer::{Producer, ProducerBuilder, QueueSelector, SendResult};
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("rmq-blocking")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new(crate::ErrorKind::Io).with_context(format!("cannot start a runtime: {e}")))
+}
+
+fn outside_runtime() -> Result<()> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(Error::invalid(
+            "blocking API called from inside an async runtime; use the async API there",
+        ));
+    }
+    Ok(())
+}
+
+/// A [`Producer`] whose methods block.
+#[derive(Debug, Clone)]
+pub struct BlockingProducer {
+    rt: Arc<tokio::runtime::Runtime>,
+    producer: Producer,
+}
+
+impl BlockingProducer {
+    /// Start the producer described by `builder` on a private runtime.
+    pub fn start(builder: ProducerBuilder) -> Result<Self> {
+        outside_runtime()?;
+        let rt = Arc::new(runtime()?);
+        let producer = rt.block_on(builder.start())?;
+        Ok(BlockingProducer { rt, producer })
+    }
+
+    fn block<T>(&self, f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        outside_runtime()?;
+        self.rt.block_on(f)
+    }
+
+    /// The async producer underneath (e.g. to hand to async code running elsewhere).
+    pub fn as_async(&self) -> &Producer {
+        &self.producer
+    }
+
+    /// See [`Producer::send`].
+    pub fn send(&self, msg: Message) -> Result<SendResult> {
+        self.block(self.producer.send(msg))
+    }
+
+    /// See [`Producer::send_to_queue`].
+    pub fn send_to_queue(&self, msg: Message, queue: &MessageQueue) -> Result<SendResult> {
+        self.block(self.producer.send_to_queue(msg, queue))
+    }
+
+    /// See [`Producer::send_with_selector`].
+    pub fn send_with_selector(&self, msg: Message, selector: &dyn QueueSelector) -> Result<SendResult> {
+        self.block(self.producer.send_with_selector(msg, selector))
+    }
+
+    /// See [`Producer::send_oneway`].
+    pub fn send_oneway(&self, msg: Message) -> Result<()> {
+        self.block(self.producer.send_oneway(msg))
+    }
+
+    /// See [`Producer::send_with_callback`]; the callback runs on the facade's runtime.
+    pub fn send_with_callback<F>(&self, msg: Message, callback: F) -> Result<()>
+    where
+        F: FnOnce(Result<SendResult>) + Send + 'static,
+    {
+        let _guard = self.rt.enter();
+        self.producer.send_with_callback(msg, callback)
+    }
+
+    /// See [`Producer::send_batch`].
+    pub fn send_batch(&self, msgs: Vec<Message>) -> Result<SendResult> {
+        self.block(self.producer.send_batch(msgs))
+    }
+
+    /// See [`Producer::request`].
+    pub fn request(&self, msg: Message, timeout: Duration) -> Result<MessageExt> {
+        self.block(self.producer.request(msg, timeout))
+    }
+
+    /// See [`Producer::reply`].
+    pub fn reply(&self, request: &Message, body: impl Into<Bytes>) -> Result<SendResult> {
+        self.block(self.producer.reply(request, body))
+    }
+
+    /// See [`Producer::shutdown`].
+    pub fn shutdown(&self) {
+        if outside_runtime().is_ok() {
+            self.rt.block_on(self.producer.shutdown());
+        }
+    }
+}
