@@ -278,3 +278,37 @@ async fn dead_address_fails_fast() {
     assert!(matches!(err.kind(), ErrorKind::Connect { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[tokio::test]
+async fn frames_queued_under_load_are_coalesced_into_fewer_writes() {
+    let (h, mut peer) = pair(None);
+    let n = 500;
+    let calls: Vec<_> = (0..n)
+        .map(|i| {
+            let h = h.clone();
+            tokio::spawn(async move {
+                h.request(
+                    req(RequestCode::HEART_BEAT, &i.to_string()),
+                    Duration::from_secs(10),
+                )
+                .await
+            })
+        })
+        .collect();
+    for _ in 0..n {
+        let r = peer.read().await.unwrap();
+        peer.write(&answer(&r)).await;
+    }
+    for c in calls {
+        c.await.unwrap().unwrap();
+    }
+    let stats = h.stats();
+    assert_eq!(stats.frames_written(), n as u64);
+    assert_eq!(stats.frames_read(), n as u64);
+    assert!(
+        stats.writes() < stats.frames_written() / 2,
+        "{} writes for {} frames",
+        stats.writes(),
+        stats.frames_written()
+    );
+}

@@ -77,12 +77,36 @@ struct Pending {
     deadline: Instant,
 }
 
+/// Counters of one connection, updated by its actor.
+#[derive(Debug, Default)]
+pub struct ConnectionStats {
+    frames_written: std::sync::atomic::AtomicU64,
+    writes: std::sync::atomic::AtomicU64,
+    frames_read: std::sync::atomic::AtomicU64,
+}
+
+impl ConnectionStats {
+    /// Frames queued for writing so far.
+    pub fn frames_written(&self) -> u64 {
+        self.frames_written.load(Ordering::Relaxed)
+    }
+    /// Write calls made on the socket so far (fewer than frames when writes are coalesced).
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+    /// Frames read so far.
+    pub fn frames_read(&self) -> u64 {
+        self.frames_read.load(Ordering::Relaxed)
+    }
+}
+
 /// A cheap, cloneable handle to a connection's actor task.
 #[derive(Clone)]
 pub struct ConnectionHandle {
     tx: mpsc::Sender<Outbound>,
     addr: Arc<str>,
     cancel: CancellationToken,
+    stats: Arc<ConnectionStats>,
 }
 
 impl std::fmt::Debug for ConnectionHandle {
@@ -120,10 +144,12 @@ impl ConnectionHandle {
         let (tx, rx) = mpsc::channel(opts.queue_capacity);
         let cancel = CancellationToken::new();
         let addr: Arc<str> = Arc::from(addr);
+        let stats = Arc::new(ConnectionStats::default());
         let handle = ConnectionHandle {
             tx: tx.clone(),
             addr: addr.clone(),
             cancel: cancel.clone(),
+            stats: stats.clone(),
         };
         let actor = Actor {
             addr,
@@ -134,9 +160,15 @@ impl ConnectionHandle {
             max_frame: opts.max_frame,
             sweep_interval: opts.sweep_interval,
             cancel,
+            stats,
         };
         tokio::spawn(actor.run(stream));
         handle
+    }
+
+    /// This connection's counters.
+    pub fn stats(&self) -> &ConnectionStats {
+        &self.stats
     }
 
     /// The peer address.
@@ -226,6 +258,7 @@ struct Actor {
     max_frame: usize,
     sweep_interval: Duration,
     cancel: CancellationToken,
+    stats: Arc<ConnectionStats>,
 }
 
 /// Why the actor loop ended.
@@ -259,6 +292,7 @@ impl Actor {
                 res = writer.write_buf(&mut wbuf), if !wbuf.is_empty() => match res {
                     Ok(0) => break Exit::Closed,
                     Ok(_) => {
+                        self.stats.writes.fetch_add(1, Ordering::Relaxed);
                         if wbuf.is_empty() {
                             for w in write_waiters.drain(..) {
                                 let _ = w.send(Ok(()));
@@ -351,9 +385,11 @@ impl Actor {
                 }
                 self.pending.insert(opaque, Pending { reply, deadline });
                 wbuf.extend_from_slice(&frame);
+                self.stats.frames_written.fetch_add(1, Ordering::Relaxed);
             }
             Outbound::Write { frame, done } => {
                 wbuf.extend_from_slice(&frame);
+                self.stats.frames_written.fetch_add(1, Ordering::Relaxed);
                 if let Some(done) = done {
                     waiters.push(done);
                 }
@@ -363,6 +399,7 @@ impl Actor {
 
     fn drain_frames(&mut self, rbuf: &mut BytesMut) -> std::result::Result<(), rmq_protocol::ProtocolError> {
         while let Some(cmd) = frame::decode(rbuf, self.max_frame)? {
+            self.stats.frames_read.fetch_add(1, Ordering::Relaxed);
             if cmd.is_response() {
                 match self.pending.remove(&cmd.opaque) {
                     Some(p) => {
@@ -393,6 +430,7 @@ impl Actor {
                     tx,
                     addr: self.addr.clone(),
                     cancel: self.cancel.clone(),
+                    stats: self.stats.clone(),
                 });
                 let Some(handle) = handle else { return };
                 match sink.try_send(InboundRequest {

@@ -4,6 +4,6 @@ mod connection;
 mod inbound;
 mod pool;
 
-pub use connection::{ConnectionHandle, ConnectionOptions};
+pub use connection::{ConnectionHandle, ConnectionOptions, ConnectionStats};
 pub use inbound::{InboundRequest, InboundSink};
 pub use pool::ConnectionPool;
