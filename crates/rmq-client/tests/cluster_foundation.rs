@@ -200,3 +200,47 @@ async fn offsets_of_unknown_topic_fail_cleanly() {
     let err = admin.max_offset(&mq).await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::TopicNotExist { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn name_server_list_fails_over_past_a_dead_address() {
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    // The dead server first, twice over: whichever one the client starts with, it must get past it.
+    let list = format!("{dead};{dead};{}", cluster().namesrv_addr());
+    let admin = Admin::connect(ClientConfig::new(list)).unwrap();
+    for _ in 0..5 {
+        let info = admin.cluster_info().await.unwrap();
+        assert!(info.cluster_addr_table.contains_key(cluster().cluster_name()));
+    }
+}
+
+#[tokio::test]
+async fn route_table_notifies_changes_and_topics_can_be_deleted() {
+    let topic = topic_with_queues("routechg", 2).await;
+    let admin = admin();
+    let before = admin.topic_route(&topic).await.unwrap();
+    assert_eq!(before.publish_queues.len(), 4);
+    let mut changes = admin.routes().subscribe();
+    changes.borrow_and_update();
+    // Grow the topic to 6 queues per broker: the next refresh publishes a new snapshot and notifies.
+    admin
+        .create_topic_in_cluster(cluster().cluster_name(), &TopicSpec::new(&topic, 6))
+        .await
+        .unwrap();
+    admin.routes().refresh_all().await;
+    tokio::time::timeout(Duration::from_secs(5), changes.changed())
+        .await
+        .unwrap()
+        .unwrap();
+    let after = changes.borrow().topics[&topic].clone();
+    assert_eq!(after.publish_queues.len(), 12);
+
+    admin
+        .delete_topic(cluster().cluster_name(), &topic)
+        .await
+        .unwrap();
+    let err = admin.topic_route(&topic).await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::TopicNotExist { .. }), "{err:?}");
+}

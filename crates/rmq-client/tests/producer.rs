@@ -428,3 +428,50 @@ async fn first_send_to_unknown_topic_auto_creates_it() {
     assert_eq!(stored.len(), 1);
     p.shutdown().await;
 }
+
+/// GET_PRODUCER_CONNECTION_LIST (204): the client ids a broker has registered for a producer group.
+async fn producer_connections(broker_addr: &str, group: &str) -> Vec<String> {
+    let mut ext = rmq_protocol::ExtFields::new();
+    ext.insert("producerGroup", group.to_owned());
+    let cmd = rmq_protocol::RemotingCommand::new_request(rmq_protocol::RequestCode(204), ext);
+    let remoting = rmq_client::RemotingClient::new(Default::default(), None, None, Default::default());
+    let resp = remoting
+        .invoke(broker_addr, cmd, Duration::from_secs(5))
+        .await
+        .unwrap();
+    if resp.response_code() != rmq_protocol::ResponseCode::SUCCESS {
+        return Vec::new(); // "the producer group not exist"
+    }
+    let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+    v["connectionSet"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["clientId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn heartbeat_registers_the_group_and_shutdown_unregisters_it() {
+    let topic = topic_with_queues("reg", 1).await;
+    let group = unique("regp");
+    let p = Producer::builder(&group)
+        .name_server(cluster().namesrv_addr())
+        .start()
+        .await
+        .unwrap();
+    p.send(Message::new(&topic, "x")).await.unwrap();
+    let addr = cluster().broker_addr("broker-a").unwrap();
+    let client_id = p.client_id().to_owned();
+    let registered = eventually(Duration::from_secs(10), || {
+        let (addr, group, id) = (addr.clone(), group.clone(), client_id.clone());
+        async move { producer_connections(&addr, &group).await.contains(&id) }
+    })
+    .await;
+    assert!(registered, "producer group never registered");
+    p.shutdown().await;
+    assert!(
+        producer_connections(&addr, &group).await.is_empty(),
+        "still registered after shutdown"
+    );
+}
