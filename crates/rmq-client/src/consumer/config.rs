@@ -181,37 +181,55 @@ impl ConsumerConfig {
     /// The error is [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) naming the field
     /// and the rule.
     pub fn validate(&self) -> Result<()> {
+        /// `field in min..=max`, naming the field.
+        macro_rules! range {
+            ($field:ident, $min:expr, $max:expr) => {
+                in_range(stringify!($field), self.$field, $min, $max)?
+            };
+        }
+        /// `field >= min`, naming the field.
+        macro_rules! min {
+            ($field:ident, $min:expr) => {
+                at_least(stringify!($field), self.$field, $min)?
+            };
+        }
+        /// `field > 0` for a duration, naming the field.
+        macro_rules! positive {
+            ($field:ident) => {
+                positive(stringify!($field), self.$field)?
+            };
+        }
         consumer_group_name(&self.consumer_group)?;
         self.client.name_servers()?;
-        in_range("consume_thread_min", self.consume_thread_min, 1, 1000)?;
-        in_range("consume_thread_max", self.consume_thread_max, 1, 1000)?;
+        range!(consume_thread_min, 1, 1000);
+        range!(consume_thread_max, 1, 1000);
         if self.consume_thread_min > self.consume_thread_max {
             return Err(Error::invalid(format!(
                 "consume_thread_min ({}) must not exceed consume_thread_max ({})",
                 self.consume_thread_min, self.consume_thread_max
             )));
         }
-        in_range("pull_batch_size", self.pull_batch_size, 1, 1024)?;
-        in_range("consume_message_batch_max_size", self.consume_message_batch_max_size, 1, 1024)?;
+        range!(pull_batch_size, 1, 1024);
+        range!(consume_message_batch_max_size, 1, 1024);
         in_range("pull_interval (ms)", self.pull_interval.as_millis(), 0, 65_535)?;
-        positive("consume_timeout", self.consume_timeout)?;
-        at_least("max_reconsume_times", self.max_reconsume_times, -1)?;
-        at_least("pull_threshold_for_all", self.pull_threshold_for_all, 1)?;
-        in_range("pull_threshold_for_topic", self.pull_threshold_for_topic, 1, 6_553_500)?;
-        in_range("pull_threshold_size_for_topic", self.pull_threshold_size_for_topic, 1, 102_400 * MIB)?;
-        in_range("pull_threshold_of_queue", self.pull_threshold_of_queue, 1, 65_535)?;
-        in_range("pull_threshold_size_of_queue", self.pull_threshold_size_of_queue, 1, 1024 * MIB)?;
-        in_range("consume_concurrently_max_span", self.consume_concurrently_max_span, 1, 65_535)?;
-        positive("persist_interval", self.persist_interval)?;
-        at_least("persist_batch_size", self.persist_batch_size, 1)?;
-        at_least("max_cache_size", self.max_cache_size, 1)?;
+        positive!(consume_timeout);
+        min!(max_reconsume_times, -1);
+        min!(pull_threshold_for_all, 1);
+        range!(pull_threshold_for_topic, 1, 6_553_500);
+        range!(pull_threshold_size_for_topic, 1, 102_400 * MIB);
+        range!(pull_threshold_of_queue, 1, 65_535);
+        range!(pull_threshold_size_of_queue, 1, 1024 * MIB);
+        range!(consume_concurrently_max_span, 1, 65_535);
+        positive!(persist_interval);
+        min!(persist_batch_size, 1);
+        min!(max_cache_size, 1);
         if self.offset_store_path.as_os_str().is_empty() {
             return Err(Error::invalid("offset_store_path is empty"));
         }
         let suspend = self.suspend_current_queue_time.as_millis();
         in_range("suspend_current_queue_time (ms)", suspend, 10, 30_000)?;
-        at_least("orderly_max_reconsume_times", self.orderly_max_reconsume_times, -1)?;
-        positive("orderly_consume_timeout", self.orderly_consume_timeout)?;
+        min!(orderly_max_reconsume_times, -1);
+        positive!(orderly_consume_timeout);
         if let Some(ts) = self.consume_timestamp {
             if ts.duration_since(UNIX_EPOCH).is_err() {
                 return Err(Error::invalid("consume_timestamp is before 1970-01-01"));
@@ -240,9 +258,10 @@ impl ConsumerConfig {
 
     /// The TIMESTAMP start time in ms since the epoch: `consume_timestamp`, or `now` − 30 min.
     pub fn consume_timestamp_millis(&self, now: SystemTime) -> i64 {
-        let at = self
-            .consume_timestamp
-            .unwrap_or_else(|| now.checked_sub(DEFAULT_CONSUME_TIMESTAMP_LOOKBACK).unwrap_or(UNIX_EPOCH));
+        let at = self.consume_timestamp.unwrap_or_else(|| {
+            now.checked_sub(DEFAULT_CONSUME_TIMESTAMP_LOOKBACK)
+                .unwrap_or(UNIX_EPOCH)
+        });
         at.duration_since(UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0)
@@ -284,7 +303,9 @@ pub fn consumer_group_name(group: &str) -> Result<()> {
 
 fn in_range<T: PartialOrd + std::fmt::Display>(field: &str, v: T, min: T, max: T) -> Result<()> {
     if v < min || v > max {
-        return Err(Error::invalid(format!("{field} is {v}, must be in {min}..={max}")));
+        return Err(Error::invalid(format!(
+            "{field} is {v}, must be in {min}..={max}"
+        )));
     }
     Ok(())
 }
@@ -333,7 +354,20 @@ pub fn parse_java_timestamp(s: &str, utc_offset_secs: i32) -> Result<SystemTime>
     let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
     let (h, mi, sec) = (num(8..10)?, num(10..12)?, num(12..14)?);
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     let max_day = usize::try_from(mo - 1)
         .ok()
         .and_then(|i| month_days.get(i).copied())
@@ -432,55 +466,72 @@ mod tests {
         assert_eq!(c.consume_timeout, Duration::from_secs(900));
         assert_eq!(c.max_reconsume_times, 16);
         assert_eq!(c.pull_interval, Duration::ZERO);
-        assert_eq!((c.pull_threshold_for_all, c.pull_threshold_for_topic), (50_000, 10_000));
-        assert_eq!((c.pull_threshold_of_queue, c.pull_threshold_size_of_queue), (1000, 100 << 20));
+        assert_eq!(
+            (c.pull_threshold_for_all, c.pull_threshold_for_topic),
+            (50_000, 10_000)
+        );
+        assert_eq!(
+            (c.pull_threshold_of_queue, c.pull_threshold_size_of_queue),
+            (1000, 100 << 20)
+        );
         assert_eq!(c.pull_threshold_size_for_topic, 100 << 20);
         assert_eq!(c.consume_concurrently_max_span, 2000);
-        assert_eq!((c.persist_interval, c.persist_batch_size), (Duration::from_secs(5), 10));
+        assert_eq!(
+            (c.persist_interval, c.persist_batch_size),
+            (Duration::from_secs(5), 10)
+        );
         assert!(c.offset_store_path.ends_with(".rocketmq/offsets"));
-        assert_eq!((c.max_cache_size, c.enable_auto_recovery, c.max_retry_times), (10_000, true, 3));
+        assert_eq!(
+            (c.max_cache_size, c.enable_auto_recovery, c.max_retry_times),
+            (10_000, true, 3)
+        );
         assert_eq!(c.suspend_current_queue_time, Duration::from_secs(1));
         assert_eq!(c.orderly_consume_timeout, Duration::from_secs(30));
         assert_eq!(c.effective_orderly_max_reconsume_times(), i32::MAX);
         assert_eq!(c.retry_topic(), "%RETRY%G_1");
     }
 
+    /// Breaks one field of a valid config and checks the error names it (or `$needle`).
+    macro_rules! rejects {
+        ($($field:ident).+ = $value:expr) => {
+            rejects!($($field).+ = $value; stringify!($($field).+))
+        };
+        ($($field:ident).+ = $value:expr; $needle:expr) => {{
+            let mut c = valid();
+            c.$($field).+ = $value;
+            let msg = err_of(&c);
+            assert!(msg.contains($needle), "{msg:?} should mention {:?}", $needle);
+        }};
+    }
+
     #[test]
     fn each_rule_names_its_field() {
-        let cases: Vec<(fn(&mut ConsumerConfig), &str)> = vec![
-            (|c| c.consumer_group.clear(), "consumer_group is empty"),
-            (|c| c.consumer_group = "a b".into(), "consumer_group"),
-            (|c| c.consumer_group = "g".repeat(256), "max 255"),
-            (|c| c.consumer_group = "DEFAULT_CONSUMER".into(), "reserved"),
-            (|c| c.client.namesrv_addr.clear(), "namesrv_addr"),
-            (|c| c.consume_thread_min = 0, "consume_thread_min"),
-            (|c| c.consume_thread_max = 1001, "consume_thread_max"),
-            (|c| c.consume_thread_min = 65, "must not exceed consume_thread_max"),
-            (|c| c.pull_batch_size = 1025, "pull_batch_size"),
-            (|c| c.consume_message_batch_max_size = 0, "consume_message_batch_max_size"),
-            (|c| c.pull_interval = Duration::from_secs(66), "pull_interval"),
-            (|c| c.consume_timeout = Duration::ZERO, "consume_timeout"),
-            (|c| c.max_reconsume_times = -2, "max_reconsume_times"),
-            (|c| c.pull_threshold_for_all = 0, "pull_threshold_for_all"),
-            (|c| c.pull_threshold_for_topic = 0, "pull_threshold_for_topic"),
-            (|c| c.pull_threshold_size_for_topic = 0, "pull_threshold_size_for_topic"),
-            (|c| c.pull_threshold_of_queue = 65_536, "pull_threshold_of_queue"),
-            (|c| c.pull_threshold_size_of_queue = 0, "pull_threshold_size_of_queue"),
-            (|c| c.consume_concurrently_max_span = 0, "consume_concurrently_max_span"),
-            (|c| c.persist_interval = Duration::ZERO, "persist_interval"),
-            (|c| c.persist_batch_size = 0, "persist_batch_size"),
-            (|c| c.max_cache_size = 0, "max_cache_size"),
-            (|c| c.offset_store_path = PathBuf::new(), "offset_store_path"),
-            (|c| c.suspend_current_queue_time = Duration::from_millis(5), "suspend_current_queue_time"),
-            (|c| c.orderly_max_reconsume_times = -5, "orderly_max_reconsume_times"),
-            (|c| c.orderly_consume_timeout = Duration::ZERO, "orderly_consume_timeout"),
-        ];
-        for (break_it, needle) in cases {
-            let mut c = valid();
-            break_it(&mut c);
-            let msg = err_of(&c);
-            assert!(msg.contains(needle), "{msg:?} should mention {needle:?}");
-        }
+        rejects!(consumer_group = String::new(); "consumer_group is empty");
+        rejects!(consumer_group = "a b".into());
+        rejects!(consumer_group = "g".repeat(256); "max 255");
+        rejects!(consumer_group = "DEFAULT_CONSUMER".into(); "reserved");
+        rejects!(client.namesrv_addr = String::new(); "namesrv_addr");
+        rejects!(consume_thread_min = 0);
+        rejects!(consume_thread_max = 1001);
+        rejects!(consume_thread_min = 65; "must not exceed consume_thread_max");
+        rejects!(pull_batch_size = 1025);
+        rejects!(consume_message_batch_max_size = 0);
+        rejects!(pull_interval = Duration::from_secs(66));
+        rejects!(consume_timeout = Duration::ZERO);
+        rejects!(max_reconsume_times = -2);
+        rejects!(pull_threshold_for_all = 0);
+        rejects!(pull_threshold_for_topic = 0);
+        rejects!(pull_threshold_size_for_topic = 0);
+        rejects!(pull_threshold_of_queue = 65_536);
+        rejects!(pull_threshold_size_of_queue = 0);
+        rejects!(consume_concurrently_max_span = 0);
+        rejects!(persist_interval = Duration::ZERO);
+        rejects!(persist_batch_size = 0);
+        rejects!(max_cache_size = 0);
+        rejects!(offset_store_path = PathBuf::new());
+        rejects!(suspend_current_queue_time = Duration::from_millis(5));
+        rejects!(orderly_max_reconsume_times = -5);
+        rejects!(orderly_consume_timeout = Duration::ZERO);
         let mut c = valid();
         c.consumer_group = "%RETRY%|x-1_2".into();
         c.max_reconsume_times = -1;
@@ -494,7 +545,14 @@ mod tests {
         assert_eq!(t.duration_since(UNIX_EPOCH).unwrap().as_secs(), 1_709_210_096);
         let t8 = parse_java_timestamp("20240229203456", 8 * 3600).unwrap();
         assert_eq!(t, t8);
-        for bad in ["", "2024022912345", "2023022912345a", "20230229123456", "20241301000000", "20240101240000"] {
+        for bad in [
+            "",
+            "2024022912345",
+            "2023022912345a",
+            "20230229123456",
+            "20241301000000",
+            "20240101240000",
+        ] {
             assert!(parse_java_timestamp(bad, 0).is_err(), "{bad}");
         }
         assert!(parse_java_timestamp("19700101000000", 3600).is_err());
@@ -513,15 +571,32 @@ mod tests {
     fn start_positions_follow_java() {
         use ConsumeFromWhere as W;
         use StartPosition as P;
-        for w in [W::ConsumeFromLastOffset, W::ConsumeFromFirstOffset, W::ConsumeFromTimestamp] {
+        for w in [
+            W::ConsumeFromLastOffset,
+            W::ConsumeFromFirstOffset,
+            W::ConsumeFromTimestamp,
+        ] {
             assert_eq!(start_position(w, Some(7), "T", 5), P::Offset(7));
         }
-        for w in [W::ConsumeFromLastOffset, W::ConsumeFromMinOffset, W::ConsumeFromMaxOffset] {
+        for w in [
+            W::ConsumeFromLastOffset,
+            W::ConsumeFromMinOffset,
+            W::ConsumeFromMaxOffset,
+        ] {
             assert_eq!(start_position(w, None, "T", 5), P::MaxOffset);
             assert_eq!(start_position(w, Some(-1), "%RETRY%G", 5), P::Offset(0));
         }
-        assert_eq!(start_position(W::ConsumeFromFirstOffset, None, "T", 5), P::Offset(0));
-        assert_eq!(start_position(W::ConsumeFromTimestamp, None, "T", 5), P::Timestamp(5));
-        assert_eq!(start_position(W::ConsumeFromTimestamp, None, "%RETRY%G", 5), P::MaxOffset);
+        assert_eq!(
+            start_position(W::ConsumeFromFirstOffset, None, "T", 5),
+            P::Offset(0)
+        );
+        assert_eq!(
+            start_position(W::ConsumeFromTimestamp, None, "T", 5),
+            P::Timestamp(5)
+        );
+        assert_eq!(
+            start_position(W::ConsumeFromTimestamp, None, "%RETRY%G", 5),
+            P::MaxOffset
+        );
     }
 }
