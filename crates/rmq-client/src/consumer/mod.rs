@@ -3,7 +3,9 @@
 
 pub mod config;
 pub mod listener;
+mod offset_store;
 pub mod process_queue;
+pub mod push;
 pub mod rebalance;
 pub mod selector;
 
@@ -13,4 +15,5 @@ pub use listener::{
     ConsumeOrderlyResult, ConsumeResult, MessageListener, OrderlyMessageListener,
 };
 pub use process_queue::ProcessQueue;
+pub use push::{ConcurrentConsumer, ConsumerBuilder};
 pub use selector::{ExpressionType, MessageSelector, Subscriptions};

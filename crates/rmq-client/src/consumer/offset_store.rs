@@ -1,0 +1,148 @@
+//! `RemoteOffsetStore`: a clustering consumer group's committed offsets, kept in memory and stored on
+//! the brokers (QUERY_CONSUMER_OFFSET / UPDATE_CONSUMER_OFFSET to the queue's master).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rmq_protocol::header::{
+    QueryConsumerOffsetRequestHeader, QueryConsumerOffsetResponseHeader, UpdateConsumerOffsetRequestHeader,
+};
+use rmq_protocol::message::MessageQueue;
+use rmq_protocol::{RemotingCommand, RequestCode, ResponseCode};
+use tracing::debug;
+
+use crate::client::ClientCore;
+use crate::error::{Error, Result};
+
+/// Committed offsets of one consumer group: the next offset to consume for each queue.
+#[derive(Debug)]
+pub(crate) struct RemoteOffsetStore {
+    core: Arc<ClientCore>,
+    group: String,
+    table: Mutex<HashMap<MessageQueue, i64>>,
+}
+
+impl RemoteOffsetStore {
+    pub(crate) fn new(core: Arc<ClientCore>, group: String) -> Self {
+        RemoteOffsetStore {
+            core,
+            group,
+            table: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Set the in-memory offset of `mq`. With `increase_only` a smaller offset is ignored (an out-of-order
+    /// completion never moves the commit point back).
+    pub(crate) fn update(&self, mq: &MessageQueue, offset: i64, increase_only: bool) {
+        if offset < 0 {
+            return;
+        }
+        if let Ok(mut t) = self.table.lock() {
+            let slot = t.entry(mq.clone()).or_insert(offset);
+            if !increase_only || offset > *slot {
+                *slot = offset;
+            }
+        }
+    }
+
+    /// The in-memory offset of `mq`.
+    pub(crate) fn read_memory(&self, mq: &MessageQueue) -> Option<i64> {
+        self.table.lock().ok().and_then(|t| t.get(mq).copied())
+    }
+
+    /// Forget `mq` (after its final offset was persisted).
+    pub(crate) fn remove(&self, mq: &MessageQueue) {
+        if let Ok(mut t) = self.table.lock() {
+            t.remove(mq);
+        }
+    }
+
+    /// Every queue with an in-memory offset.
+    pub(crate) fn snapshot(&self) -> Vec<(MessageQueue, i64)> {
+        self.table
+            .lock()
+            .map(|t| t.iter().map(|(q, o)| (q.clone(), *o)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The offset the broker stores for `mq`: `Ok(None)` when it has none. Any failure is an error — never
+    /// "no offset" — so that a queue is not started from a guessed position.
+    pub(crate) async fn fetch(&self, mq: &MessageQueue) -> Result<Option<i64>> {
+        let addr = self
+            .core
+            .routes
+            .master_addr(&mq.broker_name, Some(&mq.topic))
+            .await?;
+        let h = QueryConsumerOffsetRequestHeader {
+            consumer_group: self.group.clone(),
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+            set_zero_if_not_found: None,
+            bname: Some(mq.broker_name.clone()),
+        };
+        let cmd = RemotingCommand::request(RequestCode::QUERY_CONSUMER_OFFSET, &h);
+        let resp = self
+            .core
+            .remoting
+            .invoke(&addr, cmd, self.core.config.request_timeout)
+            .await?;
+        match resp.response_code() {
+            ResponseCode::SUCCESS => Ok(Some(
+                resp.decode_header::<QueryConsumerOffsetResponseHeader>()?.offset,
+            )),
+            ResponseCode::QUERY_NOT_FOUND => Ok(None),
+            code => Err(Error::broker(code, resp.remark)),
+        }
+    }
+
+    /// Write the in-memory offset of `mq` to its broker and wait for the answer.
+    pub(crate) async fn persist(&self, mq: &MessageQueue) -> Result<()> {
+        let Some(offset) = self.read_memory(mq) else {
+            return Ok(());
+        };
+        let (addr, cmd) = self.update_request(mq, offset).await?;
+        self.core
+            .remoting
+            .invoke_ok(&addr, cmd, self.core.config.request_timeout)
+            .await
+            .map(drop)
+    }
+
+    /// Write every in-memory offset to its broker (oneway, as the Java client's periodic persist does).
+    pub(crate) async fn persist_all_oneway(&self) {
+        for (mq, offset) in self.snapshot() {
+            match self.update_request(&mq, offset).await {
+                Ok((addr, cmd)) => {
+                    if let Err(e) = self
+                        .core
+                        .remoting
+                        .invoke_oneway(&addr, cmd, self.core.config.request_timeout)
+                        .await
+                    {
+                        debug!(queue = %mq, error = %e, "offset persist failed");
+                    }
+                }
+                Err(e) => debug!(queue = %mq, error = %e, "offset persist: no broker address"),
+            }
+        }
+    }
+
+    async fn update_request(&self, mq: &MessageQueue, offset: i64) -> Result<(String, RemotingCommand)> {
+        let addr = self
+            .core
+            .routes
+            .master_addr(&mq.broker_name, Some(&mq.topic))
+            .await?;
+        let h = UpdateConsumerOffsetRequestHeader {
+            consumer_group: self.group.clone(),
+            topic: mq.topic.clone(),
+            queue_id: mq.queue_id,
+            commit_offset: offset,
+            bname: Some(mq.broker_name.clone()),
+        };
+        Ok((
+            addr,
+            RemotingCommand::request(RequestCode::UPDATE_CONSUMER_OFFSET, &h),
+        ))
+    }
+}

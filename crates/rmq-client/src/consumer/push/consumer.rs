@@ -1,0 +1,287 @@
+//! `ConcurrentConsumer`: the handle, its builder, start and shutdown.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmq_protocol::header::{ConsumeType, ConsumerData};
+use rmq_protocol::RequestCode;
+use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::rebalance::Rebalancer;
+use crate::client::ClientCore;
+use crate::consumer::config::{ConsumerConfig, MessageModel};
+use crate::consumer::listener::{AsyncMessageListener, MessageListener};
+use crate::consumer::offset_store::RemoteOffsetStore;
+use crate::consumer::selector::{MessageSelector, Subscriptions};
+use crate::error::{Error, Result};
+
+/// The listener a consumer calls.
+#[derive(Clone)]
+pub(crate) enum Listener {
+    /// Run on the blocking pool.
+    Sync(Arc<dyn MessageListener>),
+    /// Run as a task.
+    Async(Arc<dyn AsyncMessageListener>),
+}
+
+pub(crate) struct ConsumerInner {
+    pub(crate) config: ConsumerConfig,
+    pub(crate) core: Arc<ClientCore>,
+    pub(crate) subscriptions: Arc<Mutex<Subscriptions>>,
+    pub(crate) listener: Listener,
+    pub(crate) offsets: RemoteOffsetStore,
+    pub(crate) rebalance_now: Notify,
+    /// Bounds concurrent listener calls (consume_thread_max).
+    pub(crate) consume_permits: Arc<Semaphore>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) closed: AtomicBool,
+    /// The rebalance task; it owns the queue tasks and stops them when cancelled.
+    rebalancer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl ConsumerInner {
+    pub(crate) fn group(&self) -> &str {
+        &self.config.consumer_group
+    }
+}
+
+/// Builds a [`ConcurrentConsumer`].
+///
+/// ```no_run
+/// # async fn demo() -> rmq_client::Result<()> {
+/// use rmq_client::consumer::{ConcurrentConsumer, ConsumeResult, ConsumerConfig};
+/// let mut config = ConsumerConfig::new("order_consumers");
+/// config.client.namesrv_addr = "127.0.0.1:9876".into();
+/// let consumer = ConcurrentConsumer::builder(config)
+///     .subscribe("orders", "created || paid")
+///     .listener(|msgs: &[rmq_protocol::message::MessageExt], _ctx: &mut rmq_client::consumer::ConsumeContext| {
+///         for m in msgs { println!("{}", m.msg_id()); }
+///         ConsumeResult::Success
+///     })
+///     .start()
+///     .await?;
+/// consumer.shutdown().await;
+/// # Ok(()) }
+/// ```
+pub struct ConsumerBuilder {
+    config: ConsumerConfig,
+    subscriptions: Vec<(String, MessageSelector)>,
+    listener: Option<Listener>,
+}
+
+impl std::fmt::Debug for ConsumerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerBuilder")
+            .field("config", &self.config)
+            .field("subscriptions", &self.subscriptions)
+            .field("listener", &self.listener.is_some())
+            .finish()
+    }
+}
+
+impl ConsumerBuilder {
+    /// Subscribe `topic` with `selector` (a tag expression string such as `"a || b"`, or a
+    /// [`MessageSelector`]).
+    pub fn subscribe(mut self, topic: impl Into<String>, selector: impl Into<MessageSelector>) -> Self {
+        self.subscriptions.push((topic.into(), selector.into()));
+        self
+    }
+
+    /// The listener, a plain closure run on a bounded pool of threads.
+    pub fn listener<L: MessageListener>(mut self, listener: L) -> Self {
+        self.listener = Some(Listener::Sync(Arc::new(listener)));
+        self
+    }
+
+    /// An async listener, run as tasks (at most `consume_thread_max` at once).
+    pub fn async_listener<L: AsyncMessageListener>(mut self, listener: L) -> Self {
+        self.listener = Some(Listener::Async(Arc::new(listener)));
+        self
+    }
+
+    /// Validate, connect, register with the brokers and start consuming.
+    pub async fn start(self) -> Result<ConcurrentConsumer> {
+        ConcurrentConsumer::start(self).await
+    }
+}
+
+/// A push consumer calling its listener concurrently (Java `DefaultMQPushConsumer` with a
+/// `MessageListenerConcurrently`), in clustering mode. Cheap to clone.
+#[derive(Clone)]
+pub struct ConcurrentConsumer {
+    inner: Arc<ConsumerInner>,
+    /// Cancels everything when the last handle goes away (tasks hold `inner`, not this).
+    _guard: Arc<DropGuard>,
+}
+
+struct DropGuard {
+    inner: Arc<ConsumerInner>,
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        if !self.inner.closed.load(Ordering::Relaxed) {
+            warn!(group = %self.inner.config.consumer_group, "consumer dropped without shutdown(); offsets since the last persist will be redelivered");
+        }
+        self.inner.cancel.cancel();
+        self.inner.core.cancel.cancel();
+    }
+}
+
+impl std::fmt::Debug for ConcurrentConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConcurrentConsumer")
+            .field("group", &self.inner.config.consumer_group)
+            .field("client_id", &self.inner.core.client_id)
+            .finish()
+    }
+}
+
+impl ConcurrentConsumer {
+    /// Start building a consumer with `config`.
+    pub fn builder(config: ConsumerConfig) -> ConsumerBuilder {
+        ConsumerBuilder {
+            config,
+            subscriptions: Vec::new(),
+            listener: None,
+        }
+    }
+
+    async fn start(b: ConsumerBuilder) -> Result<Self> {
+        b.config.validate()?;
+        if b.config.message_model != MessageModel::Clustering {
+            return Err(Error::invalid(
+                "message_model: only CLUSTERING is supported by this consumer so far",
+            ));
+        }
+        let listener = b
+            .listener
+            .ok_or_else(|| Error::invalid("listener: a listener is required"))?;
+        if b.subscriptions.is_empty() {
+            return Err(Error::invalid("subscriptions: subscribe to at least one topic"));
+        }
+        let mut subs = Subscriptions::new();
+        for (topic, selector) in b.subscriptions {
+            crate::validate::topic_name(&topic)?;
+            subs.subscribe(&topic, selector)?;
+        }
+        subs.subscribe_retry(&b.config.consumer_group)?;
+        let core = ClientCore::start(b.config.client.clone(), None)?;
+        let subscriptions = Arc::new(Mutex::new(subs));
+        let group = b.config.consumer_group.clone();
+        {
+            let subscriptions = subscriptions.clone();
+            let (model, from) = (b.config.message_model, b.config.consume_from_where);
+            let group = group.clone();
+            core.registry.add_consumer(
+                &group.clone(),
+                Arc::new(move || ConsumerData {
+                    consume_from_where: from,
+                    consume_type: ConsumeType::ConsumePassively,
+                    group_name: group.clone(),
+                    message_model: model,
+                    subscription_data_set: subscriptions.lock().map(|s| s.to_vec()).unwrap_or_default(),
+                    unit_mode: false,
+                }),
+            );
+        }
+        let inner = Arc::new(ConsumerInner {
+            offsets: RemoteOffsetStore::new(core.clone(), group.clone()),
+            consume_permits: Arc::new(Semaphore::new(b.config.consume_thread_max)),
+            cancel: core.cancel.child_token(),
+            config: b.config,
+            core,
+            subscriptions,
+            listener,
+            rebalance_now: Notify::new(),
+            closed: AtomicBool::new(false),
+            rebalancer: Mutex::new(None),
+        });
+
+        // Routes first (so the heartbeat reaches every broker), then the heartbeat (the broker must know
+        // the subscription before the first pull), then the retry topic's route (created by that heartbeat).
+        let topics: Vec<String> = inner
+            .subscriptions
+            .lock()
+            .map(|s| s.topics().map(str::to_owned).collect())
+            .unwrap_or_default();
+        for t in topics.iter().filter(|t| !t.starts_with("%RETRY%")) {
+            if let Err(e) = inner.core.routes.refresh(t).await {
+                warn!(topic = %t, error = %e, "no route yet for a subscribed topic");
+            }
+        }
+        inner.core.send_heartbeat_to_all().await?;
+        for t in topics.iter().filter(|t| t.starts_with("%RETRY%")) {
+            if let Err(e) = inner.core.routes.refresh(t).await {
+                debug!(topic = %t, error = %e, "no route yet for the retry topic");
+            }
+        }
+
+        let (tx, mut rx) = mpsc::channel(64);
+        inner
+            .core
+            .handlers
+            .register(RequestCode::NOTIFY_CONSUMER_IDS_CHANGED, tx);
+        let weak = Arc::downgrade(&inner);
+        inner.core.tracker.spawn(async move {
+            while rx.recv().await.is_some() {
+                match weak.upgrade() {
+                    Some(i) => i.rebalance_now.notify_one(),
+                    None => break,
+                }
+            }
+        });
+
+        let handle = tokio::spawn(Rebalancer::new(inner.clone()).run());
+        if let Ok(mut slot) = inner.rebalancer.lock() {
+            *slot = Some(handle);
+        }
+        let persist = Arc::downgrade(&inner);
+        let (interval, cancel) = (inner.config.persist_interval, inner.cancel.clone());
+        inner.core.tracker.spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tick.tick() => match persist.upgrade() {
+                        Some(i) => i.offsets.persist_all_oneway().await,
+                        None => break,
+                    },
+                }
+            }
+        });
+        let guard = Arc::new(DropGuard { inner: inner.clone() });
+        Ok(ConcurrentConsumer { inner, _guard: guard })
+    }
+
+    /// This client's id.
+    pub fn client_id(&self) -> &str {
+        &self.inner.core.client_id
+    }
+
+    /// Rebalance now instead of at the next 20 s tick.
+    pub fn rebalance_now(&self) {
+        self.inner.rebalance_now.notify_one();
+    }
+
+    /// Stop: no more pulls; in-flight listener calls finish (up to `await_termination`, then their
+    /// messages are left uncommitted for redelivery); offsets are persisted; the group is unregistered.
+    pub async fn shutdown(&self) {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // The rebalancer stops every queue task (each persists its offset) before it returns.
+        self.inner.cancel.cancel();
+        let handle = self.inner.rebalancer.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            let wait = self.inner.config.await_termination + Duration::from_secs(10);
+            if tokio::time::timeout(wait, h).await.is_err() {
+                warn!("queue tasks did not stop in time");
+            }
+        }
+        self.inner.core.shutdown(Duration::from_secs(3)).await;
+    }
+}

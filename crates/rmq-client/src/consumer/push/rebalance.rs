@@ -1,0 +1,240 @@
+//! The rebalance task: owns the assignment (which queues this consumer reads) and the queue tasks.
+//!
+//! It recomputes the assignment at start, every 20 s, when the broker reports that the group's members
+//! changed, and when a subscribed topic's route changes. Queues that go away are stopped (their
+//! in-flight messages finish or are abandoned, their offset is persisted) before new ones start.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmq_protocol::header::{
+    ConsumerListBody, GetConsumerListByGroupRequestHeader, GetMaxOffsetRequestHeader,
+    GetMaxOffsetResponseHeader, SearchOffsetRequestHeader, SearchOffsetResponseHeader,
+};
+use rmq_protocol::message::{java_string_cmp, MessageQueue};
+use rmq_protocol::{RemotingCommand, RequestCode};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::consumer::ConsumerInner;
+use super::queue_task::QueueTask;
+use crate::consumer::config::{start_position, StartPosition};
+use crate::error::Result;
+
+/// How often the assignment is recomputed without a trigger (Java `rebalance.waitInterval`).
+const REBALANCE_INTERVAL: Duration = Duration::from_secs(20);
+
+struct Running {
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub(crate) struct Rebalancer {
+    inner: Arc<ConsumerInner>,
+    running: HashMap<MessageQueue, Running>,
+}
+
+impl Rebalancer {
+    pub(crate) fn new(inner: Arc<ConsumerInner>) -> Self {
+        Rebalancer {
+            inner,
+            running: HashMap::new(),
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let mut routes = self.inner.core.routes.subscribe();
+        let cancel = self.inner.cancel.clone();
+        let mut tick = tokio::time::interval(REBALANCE_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tick.tick() => {}
+                _ = self.inner.rebalance_now.notified() => {}
+                changed = routes.changed() => if changed.is_err() { break },
+            }
+            routes.borrow_and_update();
+            if let Err(e) = self.rebalance_once().await {
+                debug!(error = %e, "rebalance round incomplete; retrying at the next trigger");
+            }
+        }
+        let queues: Vec<MessageQueue> = self.running.keys().cloned().collect();
+        for mq in queues {
+            self.stop_queue(&mq).await;
+        }
+        info!(group = %self.inner.group(), "consumer stopped");
+    }
+
+    async fn rebalance_once(&mut self) -> Result<()> {
+        let topics: Vec<String> = self
+            .inner
+            .subscriptions
+            .lock()
+            .map(|s| s.topics().map(str::to_owned).collect())
+            .unwrap_or_default();
+        let mut target: BTreeSet<MessageQueue> = BTreeSet::new();
+        let mut complete = true;
+        for topic in &topics {
+            match self.allocate(topic).await {
+                Ok(qs) => target.extend(qs),
+                Err(e) => {
+                    debug!(%topic, error = %e, "cannot allocate topic now");
+                    complete = false;
+                    // Keep what we have for this topic rather than dropping it on a transient failure.
+                    target.extend(self.running.keys().filter(|q| &q.topic == topic).cloned());
+                }
+            }
+        }
+        let removed: Vec<MessageQueue> = self
+            .running
+            .keys()
+            .filter(|q| !target.contains(*q))
+            .cloned()
+            .collect();
+        for mq in &removed {
+            self.stop_queue(mq).await;
+        }
+        let mut added = 0;
+        for mq in target {
+            if self.running.contains_key(&mq) {
+                continue;
+            }
+            match self.start_offset(&mq).await {
+                Ok(offset) => {
+                    self.start_queue(mq, offset);
+                    added += 1;
+                }
+                // Not knowing the offset is not "no offset": leave the queue for the next round.
+                Err(e) => {
+                    warn!(queue = %mq, error = %e, "cannot read the committed offset; queue not started yet");
+                    complete = false;
+                }
+            }
+        }
+        if !removed.is_empty() || added > 0 {
+            info!(group = %self.inner.group(), removed = removed.len(), added, total = self.running.len(), "rebalanced");
+        }
+        if complete {
+            Ok(())
+        } else {
+            Err(crate::Error::new(crate::ErrorKind::Io)
+                .with_context("some topics or queues could not be assigned"))
+        }
+    }
+
+    /// The queues of `topic` this consumer should own now.
+    async fn allocate(&self, topic: &str) -> Result<Vec<MessageQueue>> {
+        let route = self.inner.core.routes.route(topic).await?;
+        let mq_all = route.subscribe_queues.clone();
+        if mq_all.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut cids = self.consumer_ids(&route).await?;
+        cids.sort_by(|a, b| java_string_cmp(a, b));
+        let me = &self.inner.core.client_id;
+        let strategy = &self.inner.config.allocate_queue_strategy;
+        strategy
+            .allocate(self.inner.group(), me, &mq_all, &cids)
+            .map_err(|e| crate::Error::invalid(format!("allocation failed: {e}")))
+    }
+
+    async fn consumer_ids(&self, route: &crate::route::TopicRoute) -> Result<Vec<String>> {
+        let core = &self.inner.core;
+        let mut last_err = None;
+        let mut brokers: Vec<&str> = route
+            .data
+            .broker_datas
+            .iter()
+            .filter_map(|b| b.master_addr())
+            .collect();
+        let shift = rand::random::<usize>() % brokers.len().max(1);
+        brokers.rotate_left(shift);
+        for addr in brokers {
+            let h = GetConsumerListByGroupRequestHeader {
+                consumer_group: self.inner.group().to_owned(),
+            };
+            let cmd = RemotingCommand::request(RequestCode::GET_CONSUMER_LIST_BY_GROUP, &h);
+            match core
+                .remoting
+                .invoke_ok(addr, cmd, core.config.request_timeout)
+                .await
+            {
+                Ok(resp) => return Ok(ConsumerListBody::from_json(&resp.body)?.consumer_id_list),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| {
+            crate::Error::new(crate::ErrorKind::BrokerNotFound {
+                broker: route.topic.clone(),
+            })
+        }))
+    }
+
+    /// Where a newly assigned queue starts: the committed offset, else `consume_from_where`.
+    async fn start_offset(&self, mq: &MessageQueue) -> Result<i64> {
+        if let Some(o) = self.inner.offsets.read_memory(mq) {
+            return Ok(o);
+        }
+        let committed = self.inner.offsets.fetch(mq).await?;
+        let cfg = &self.inner.config;
+        let ts = cfg.consume_timestamp_millis(std::time::SystemTime::now());
+        let core = &self.inner.core;
+        let offset = match start_position(cfg.consume_from_where, committed, &mq.topic, ts) {
+            StartPosition::Offset(o) => o,
+            StartPosition::MaxOffset => {
+                let addr = core.routes.master_addr(&mq.broker_name, Some(&mq.topic)).await?;
+                let h = GetMaxOffsetRequestHeader {
+                    topic: mq.topic.clone(),
+                    queue_id: mq.queue_id,
+                    committed: true,
+                    bname: Some(mq.broker_name.clone()),
+                };
+                let cmd = RemotingCommand::request(RequestCode::GET_MAX_OFFSET, &h);
+                let resp = core
+                    .remoting
+                    .invoke_ok(&addr, cmd, core.config.request_timeout)
+                    .await?;
+                resp.decode_header::<GetMaxOffsetResponseHeader>()?.offset
+            }
+            StartPosition::Timestamp(t) => {
+                let addr = core.routes.master_addr(&mq.broker_name, Some(&mq.topic)).await?;
+                let h = SearchOffsetRequestHeader {
+                    topic: mq.topic.clone(),
+                    queue_id: mq.queue_id,
+                    timestamp: t,
+                    boundary_type: None,
+                    bname: Some(mq.broker_name.clone()),
+                };
+                let cmd = RemotingCommand::request(RequestCode::SEARCH_OFFSET_BY_TIMESTAMP, &h);
+                let resp = core
+                    .remoting
+                    .invoke_ok(&addr, cmd, core.config.request_timeout)
+                    .await?;
+                resp.decode_header::<SearchOffsetResponseHeader>()?.offset
+            }
+        };
+        debug!(queue = %mq, ?committed, offset, "queue start position");
+        Ok(offset)
+    }
+
+    fn start_queue(&mut self, mq: MessageQueue, offset: i64) {
+        let cancel = self.inner.cancel.child_token();
+        self.inner.offsets.update(&mq, offset, false);
+        let task = QueueTask::new(self.inner.clone(), mq.clone(), offset, cancel.clone());
+        let handle = tokio::spawn(task.run());
+        self.running.insert(mq, Running { cancel, task: handle });
+    }
+
+    /// Stop `mq`'s task and wait for it: it finishes or abandons in-flight messages, then persists.
+    async fn stop_queue(&mut self, mq: &MessageQueue) {
+        if let Some(r) = self.running.remove(mq) {
+            r.cancel.cancel();
+            let _ = r.task.await;
+        }
+        if let Err(e) = self.inner.offsets.persist(mq).await {
+            warn!(queue = %mq, error = %e, "could not persist the offset of a removed queue");
+        }
+        self.inner.offsets.remove(mq);
+    }
+}
