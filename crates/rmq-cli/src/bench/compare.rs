@@ -47,7 +47,9 @@ pub(crate) struct Args {
     /// Run `rmq bench produce` this long before the measured runs to warm the brokers up (0 = no).
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     broker_warmup: Duration,
-    /// Which clients to run, in this order (`rmq`, `java`); repeat for more rounds.
+    /// Which clients to run, in this order: `rmq` (ROCKETMQ binary headers, as the Java
+    /// benchmark Producer forces), `rmq-json` (JSON headers, the client's default), `java`.
+    /// Repeat names for more rounds.
     #[arg(long, value_delimiter = ',', default_value = "rmq,java")]
     clients: Vec<String>,
 }
@@ -58,6 +60,7 @@ fn produce_command(
     topic: &str,
     warmup: Duration,
     duration: Duration,
+    header: &str,
 ) -> anyhow::Result<std::process::Command> {
     let exe = std::env::current_exe().context("locating the rmq executable")?;
     let mut cmd = std::process::Command::new(exe);
@@ -68,7 +71,8 @@ fn produce_command(
             &format_duration(duration),
             "--warmup",
             &format_duration(warmup),
-        ]);
+        ])
+        .args(["--header", header]);
     Ok(cmd)
 }
 
@@ -111,8 +115,8 @@ async fn start_cluster(args: &Args) -> anyhow::Result<Cluster> {
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     for c in &args.clients {
-        if c != "rmq" && c != "java" {
-            bail!("unknown client {c:?} in --clients (use rmq and java)");
+        if !["rmq", "rmq-json", "java"].contains(&c.as_str()) {
+            bail!("unknown client {c:?} in --clients (use rmq, rmq-json and java)");
         }
     }
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
@@ -178,7 +182,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             "• warming the brokers up: rmq bench produce for {}…",
             format_duration(args.broker_warmup)
         );
-        let cmd = produce_command(&args, &ns, &topic, Duration::ZERO, args.broker_warmup)?;
+        let cmd = produce_command(&args, &ns, &topic, Duration::ZERO, args.broker_warmup, "rocketmq")?;
         let run = child::run(
             "broker warm-up",
             cmd,
@@ -195,12 +199,14 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let mut rows: Vec<Row> = Vec::new();
     for client in &args.clients {
         let (label, cmd, marker, ending) = match client.as_str() {
-            "rmq" => (
-                "rmq (Rust)",
-                produce_command(&args, &ns, &topic, args.warmup, args.duration)?,
-                rmq_marker.clone(),
-                Ending::ExitsItself,
-            ),
+            "rmq" | "rmq-json" => {
+                let (label, header) = match client.as_str() {
+                    "rmq" => ("rmq (Rust)", "rocketmq"),
+                    _ => ("rmq (Rust, JSON headers)", "json"),
+                };
+                let cmd = produce_command(&args, &ns, &topic, args.warmup, args.duration, header)?;
+                (label, cmd, rmq_marker.clone(), Ending::ExitsItself)
+            }
             _ => (
                 "Java benchmark Producer",
                 java_command(&args, cluster.as_ref(), &ns, &topic)?,
@@ -217,7 +223,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         );
         let run = child::run(label, cmd, marker, args.warmup, args.duration, ending, &counter).await?;
         let row = match client.as_str() {
-            "rmq" => rmq_row(label, &run)?,
+            "rmq" | "rmq-json" => rmq_row(label, &run)?,
             _ => java_row(label, &run)?,
         };
         eprintln!("  {}", row.one_line());
@@ -257,7 +263,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             args.broker_heap
         );
     }
-    println!("- Java Producer JVM flags: {}", args.java_jvm_args);
+    println!(
+        "- rmq (Rust) sends ROCKETMQ binary request headers, as the Java benchmark Producer forces; \
+         Java Producer JVM flags: {}",
+        args.java_jvm_args
+    );
     drop(cluster);
     Ok(())
 }

@@ -9,7 +9,9 @@ use anyhow::{bail, Context};
 use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rmq_client::producer::Producer;
+use rmq_client::ClientConfig;
 use rmq_protocol::message::Message;
+use rmq_protocol::SerializeType;
 
 use super::parse_duration;
 use super::stats::{Latencies, ProduceSummary};
@@ -47,9 +49,29 @@ pub(crate) struct Args {
     /// Producer group.
     #[arg(long, default_value = "rmq_bench_producer")]
     group: String,
+    /// Request header encoding: `json` (the client's default, like Java's) or `rocketmq` (the
+    /// compact binary form, which the Java benchmark Producer forces).
+    #[arg(long, value_enum, default_value_t = Header::Json)]
+    header: Header,
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     json: bool,
+}
+
+/// `--header`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Header {
+    Json,
+    Rocketmq,
+}
+
+impl Header {
+    fn serialize_type(self) -> SerializeType {
+        match self {
+            Header::Json => SerializeType::Json,
+            Header::Rocketmq => SerializeType::RocketMq,
+        }
+    }
 }
 
 /// When a send counts, shared by all senders.
@@ -192,8 +214,10 @@ async fn measure(args: &Args) -> anyhow::Result<ProduceSummary> {
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }
+    let mut client = ClientConfig::new(args.namesrv.as_str());
+    client.serialize_type = args.header.serialize_type();
     let producer = Producer::builder(args.group.as_str())
-        .name_server(args.namesrv.as_str())
+        .client_config(client)
         .send_timeout(args.send_timeout)
         .start()
         .await
@@ -271,6 +295,7 @@ async fn measure(args: &Args) -> anyhow::Result<ProduceSummary> {
         topic: args.topic.clone(),
         concurrency: args.concurrency,
         body_bytes: args.size,
+        header: format!("{:?}", args.header.serialize_type()),
         warmup_secs: args.warmup.as_secs_f64(),
         measured_secs: secs,
         msgs: ok,

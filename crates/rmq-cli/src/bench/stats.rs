@@ -66,6 +66,9 @@ pub(crate) struct ProduceSummary {
     pub(crate) topic: String,
     pub(crate) concurrency: u64,
     pub(crate) body_bytes: usize,
+    /// Request header encoding (`Json` or `RocketMq`).
+    #[serde(default)]
+    pub(crate) header: String,
     pub(crate) warmup_secs: f64,
     /// Length of the measured window.
     pub(crate) measured_secs: f64,
@@ -88,8 +91,8 @@ impl ProduceSummary {
     pub(crate) fn print_text(&self) {
         let l = &self.latency;
         println!(
-            "rmq bench produce: topic {}, {} concurrent senders, {} B bodies, {:.0}s warm-up excluded",
-            self.topic, self.concurrency, self.body_bytes, self.warmup_secs
+            "rmq bench produce: topic {}, {} concurrent senders, {} B bodies, {} headers, {:.0}s warm-up excluded",
+            self.topic, self.concurrency, self.body_bytes, self.header, self.warmup_secs
         );
         println!(
             "  messages   {} in {:.2}s = {:.0} msg/s, {:.2} MB/s of bodies",
@@ -133,6 +136,7 @@ mod tests {
             topic: "t".into(),
             concurrency: 16,
             body_bytes: 1024,
+            header: "RocketMq".into(),
             warmup_secs: 5.0,
             measured_secs: 30.0,
             msgs: 300_000,
