@@ -33,13 +33,24 @@ async fn paused_then_killed_broker() {
         .start()
         .await
         .unwrap();
-    // Warm up: route known, connections open to both brokers.
-    for i in 0..4 {
+    // Warm the brokers up (JIT, mapped files) with one producer; measure with a fresh one, whose
+    // fault-tolerance table has not seen the slow first sends of a cold broker.
+    for i in 0..8 {
         p.send(Message::new(&topic, format!("warm-{i}"))).await.unwrap();
     }
+    p.shutdown().await;
+    let p = Producer::builder(rmq_testkit::unique_name("fo"))
+        .name_server(&ns)
+        .send_timeout(send_timeout)
+        .start()
+        .await
+        .unwrap();
+    p.publish_queues(&topic).await.unwrap();
     cluster.pause_broker("broker-a").unwrap();
     let mut timed_out = None;
-    for i in 0..4 {
+    // Round robin walks the publish queues in order (4 of broker-a, then 4 of broker-b): within 8
+    // sends one reaches broker-a.
+    for i in 0..8 {
         let started = Instant::now();
         match p.send(Message::new(&topic, format!("paused-{i}"))).await {
             Ok(r) => assert_eq!(r.queue.broker_name, "broker-b"),
