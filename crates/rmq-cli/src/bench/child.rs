@@ -81,6 +81,22 @@ impl ChildRun {
         self.lines.iter().filter(|l| !l.stderr)
     }
 
+    /// Every output line, prefixed with its arrival time in seconds relative to `t0` (the end of
+    /// the warm-up) and `E` for stderr.
+    pub(crate) fn transcript(&self) -> String {
+        let mut out = String::new();
+        for l in &self.lines {
+            let rel = if l.at >= self.t0 {
+                (l.at - self.t0).as_secs_f64()
+            } else {
+                -(self.t0 - l.at).as_secs_f64()
+            };
+            let stream = if l.stderr { "E" } else { " " };
+            out.push_str(&format!("{rel:+9.3} {stream} {}\n", l.text));
+        }
+        out
+    }
+
     /// The last `n` lines of output, for error messages.
     pub(crate) fn tail(&self, n: usize) -> String {
         tail(&self.lines, n)

@@ -26,8 +26,9 @@ pub(crate) struct Args {
     /// Measured duration of each client run (after its warm-up).
     #[arg(short = 'd', long, value_parser = parse_duration, default_value = "30s")]
     duration: Duration,
-    /// Warm-up of each client run, not measured.
-    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    /// Warm-up of each client run, not measured. The Java Producer's throughput keeps climbing
+    /// for about 25 s after its start on a 2-core machine (JIT compilation), hence 30 s.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
     warmup: Duration,
     /// Use this name server instead of starting a local cluster.
     #[arg(long, visible_alias = "ns")]
@@ -45,13 +46,17 @@ pub(crate) struct Args {
     #[arg(long, default_value = "-Xmx1g", allow_hyphen_values = true)]
     java_jvm_args: String,
     /// Run `rmq bench produce` this long before the measured runs to warm the brokers up (0 = no).
-    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
     broker_warmup: Duration,
     /// Which clients to run, in this order: `rmq` (ROCKETMQ binary headers, as the Java
     /// benchmark Producer forces), `rmq-json` (JSON headers, the client's default), `java`.
-    /// Repeat names for more rounds.
-    #[arg(long, value_delimiter = ',', default_value = "rmq,java")]
+    /// Repeat names for more rounds; the default order (A B B A) cancels a steady drift of the
+    /// cluster's speed, and the table adds the mean of each client's runs.
+    #[arg(long, value_delimiter = ',', default_value = "rmq,java,java,rmq")]
     clients: Vec<String>,
+    /// Write each client's output (with arrival times relative to its measured window) here.
+    #[arg(long)]
+    output_dir: Option<std::path::PathBuf>,
 }
 
 fn produce_command(
@@ -227,6 +232,12 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             _ => java_row(label, &run)?,
         };
         eprintln!("  {}", row.one_line());
+        if let Some(dir) = &args.output_dir {
+            let path = dir.join(format!("{}-{client}.log", rows.len() + 1));
+            std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::write(&path, run.transcript()))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
         rows.push(row);
     }
     let load_after = load_avg();

@@ -130,7 +130,7 @@ pub(crate) fn table(rows: &[Row]) -> String {
         "| client | msgs/s (broker-counted) | msgs/s (client-reported) | p50 ms | p99 ms | avg ms | max ms | errors | CPU s in window | CPU s / 100k msgs | CPU s whole life | peak RSS MiB |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    for r in rows {
+    for r in rows.iter().chain(means(rows).iter()) {
         out.push_str(&format!(
             "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.label,
@@ -150,10 +150,57 @@ pub(crate) fn table(rows: &[Row]) -> String {
     out
 }
 
-/// `rmq ÷ Java` for throughput, CPU per message and peak memory, when both ran.
+/// One row per label with the mean of its runs (the sum of errors, the largest max), for the
+/// labels that ran more than once.
+pub(crate) fn means(rows: &[Row]) -> Vec<Row> {
+    let mut labels: Vec<&str> = Vec::new();
+    for r in rows {
+        if !labels.contains(&r.label.as_str()) {
+            labels.push(&r.label);
+        }
+    }
+    let mut out = Vec::new();
+    for label in labels {
+        let runs: Vec<&Row> = rows.iter().filter(|r| r.label == label).collect();
+        if runs.len() < 2 {
+            continue;
+        }
+        let n = runs.len() as f64;
+        let mean = |f: fn(&Row) -> Option<f64>| {
+            let v: Vec<f64> = runs.iter().filter_map(|r| f(r)).collect();
+            (v.len() == runs.len()).then(|| v.iter().sum::<f64>() / n)
+        };
+        out.push(Row {
+            label: format!("**{label}, mean of {}**", runs.len()),
+            broker_tps: runs.iter().map(|r| r.broker_tps).sum::<f64>() / n,
+            client_tps: mean(|r| r.client_tps),
+            p50_ms: mean(|r| r.p50_ms),
+            p99_ms: mean(|r| r.p99_ms),
+            avg_ms: mean(|r| r.avg_ms),
+            max_ms: runs.iter().filter_map(|r| r.max_ms).reduce(f64::max),
+            errors: runs.iter().map(|r| r.errors).sum(),
+            cpu_window_secs: mean(|r| r.cpu_window_secs),
+            cpu_per_100k: mean(|r| r.cpu_per_100k),
+            cpu_total_secs: mean(|r| r.cpu_total_secs),
+            peak_rss_mib: runs.iter().filter_map(|r| r.peak_rss_mib).reduce(f64::max),
+        });
+    }
+    out
+}
+
+/// `rmq ÷ Java` for throughput, CPU per message and peak memory, when both ran (from the means
+/// when a client ran more than once).
 pub(crate) fn ratios(rows: &[Row]) -> Option<String> {
-    let rmq = rows.iter().find(|r| r.label.starts_with("rmq"))?;
-    let java = rows.iter().find(|r| r.label.starts_with("Java"))?;
+    let means = means(rows);
+    let pick = |prefix: &str| {
+        let bold = format!("**{prefix}");
+        means
+            .iter()
+            .find(|r| r.label.starts_with(&bold))
+            .or_else(|| rows.iter().find(|r| r.label.starts_with(prefix)))
+    };
+    let rmq = pick("rmq (Rust)")?;
+    let java = pick("Java")?;
     let div = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
         _ => "n/a".into(),
@@ -216,6 +263,15 @@ mod tests {
         };
         let t = table(&[rmq.clone(), java.clone()]);
         assert_eq!(t.lines().count(), 4);
+        let slower = Row {
+            broker_tps: 10_000.0,
+            peak_rss_mib: Some(12.0),
+            ..rmq.clone()
+        };
+        let m = means(&[rmq.clone(), java.clone(), slower]);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].label, "**rmq (Rust), mean of 2**");
+        assert_eq!((m[0].broker_tps, m[0].peak_rss_mib), (15_000.0, Some(12.0)));
         assert!(t.contains("| rmq (Rust) | 20000 | n/a |"));
         let r = ratios(&[rmq, java]).unwrap_or_default();
         assert!(
