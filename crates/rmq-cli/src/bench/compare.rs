@@ -101,6 +101,16 @@ fn java_command(
     Ok(cmd)
 }
 
+/// `a` as a shell word: quoted when it holds anything but plain characters.
+fn shell_quote(a: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c);
+    if !a.is_empty() && a.chars().all(plain) {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', "'\\''"))
+    }
+}
+
 async fn start_cluster(args: &Args) -> anyhow::Result<Cluster> {
     let heap = &args.broker_heap;
     let options = ClusterOptions {
@@ -124,7 +134,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             bail!("unknown client {c:?} in --clients (use rmq, rmq-json and java)");
         }
     }
-    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    let command_line = std::env::args()
+        .map(|a| shell_quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ");
     let load_before = load_avg();
     let started_at = std::time::SystemTime::now();
     let cluster = match &args.namesrv {
@@ -281,4 +294,18 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     );
     drop(cluster);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn quotes_shell_words() {
+        assert_eq!(shell_quote("-d"), "-d");
+        assert_eq!(shell_quote("127.0.0.1:9876"), "127.0.0.1:9876");
+        assert_eq!(shell_quote("-Xms32m -Xmx256m"), "'-Xms32m -Xmx256m'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
 }

@@ -110,8 +110,16 @@ impl Drop for RemoveOnDrop<'_> {
 }
 
 /// Handles PUSH_REPLY_MESSAGE_TO_CLIENT for one producer.
-pub(crate) async fn run_reply_handler(inner: Weak<ProducerInner>, mut rx: mpsc::Receiver<InboundRequest>) {
-    while let Some(req) = rx.recv().await {
+pub(crate) async fn run_reply_handler(
+    inner: Weak<ProducerInner>,
+    mut rx: mpsc::Receiver<InboundRequest>,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let req = tokio::select! {
+            _ = cancel.cancelled() => break,
+            r = rx.recv() => match r { Some(r) => r, None => break },
+        };
         let Some(inner) = inner.upgrade() else { break };
         let (code, remark) = match reply_message(&req.command.ext_fields, &req.command.body) {
             Ok(msg) => {
@@ -178,8 +186,9 @@ pub(crate) fn install(inner: &Arc<ProducerInner>) {
         .core
         .handlers
         .register(RequestCode::PUSH_REPLY_MESSAGE_TO_CLIENT, tx);
-    inner
-        .core
-        .tracker
-        .spawn(run_reply_handler(Arc::downgrade(inner), rx));
+    inner.core.tracker.spawn(run_reply_handler(
+        Arc::downgrade(inner),
+        rx,
+        inner.core.cancel.clone(),
+    ));
 }
