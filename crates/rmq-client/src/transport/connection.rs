@@ -341,30 +341,28 @@ impl Actor {
         }
         // Refuse new commands, then fail everything that is pending or queued, at once.
         self.rx.close();
-        let err = |reason: &str| {
-            let e = Error::new(ErrorKind::Disconnected {
+        // One error for everything still waiting: a corrupt stream keeps its protocol cause.
+        let err = match &exit {
+            Exit::Corrupt(p) => Error::new(ErrorKind::Protocol(p.clone()))
+                .with_context(format!("connection to {} closed: corrupt stream", self.addr)),
+            _ => Error::new(ErrorKind::Disconnected {
                 addr: self.addr.to_string(),
             })
-            .with_context(reason);
-            match &exit {
-                Exit::Corrupt(p) => Error::new(ErrorKind::Protocol(p.clone()))
-                    .with_context(format!("connection to {} closed: corrupt stream", self.addr)),
-                _ => e,
-            }
+            .with_context(reason),
         };
         for (_, p) in self.pending.drain() {
-            let _ = p.reply.send(Err(err(&reason)));
+            let _ = p.reply.send(Err(err.clone()));
         }
         for w in write_waiters.drain(..) {
-            let _ = w.send(Err(err(&reason)));
+            let _ = w.send(Err(err.clone()));
         }
         while let Ok(cmd) = self.rx.try_recv() {
             match cmd {
                 Outbound::Request { reply, .. } => {
-                    let _ = reply.send(Err(err(&reason)));
+                    let _ = reply.send(Err(err.clone()));
                 }
                 Outbound::Write { done: Some(done), .. } => {
-                    let _ = done.send(Err(err(&reason)));
+                    let _ = done.send(Err(err.clone()));
                 }
                 Outbound::Write { done: None, .. } => {}
             }
