@@ -8,6 +8,7 @@ pub mod process_queue;
 pub mod push;
 pub mod rebalance;
 pub mod selector;
+pub mod stats;
 
 pub use config::{ConsumeFromWhere, ConsumerConfig, MessageModel};
 pub use listener::{
@@ -17,3 +18,4 @@ pub use listener::{
 pub use process_queue::ProcessQueue;
 pub use push::{ConcurrentConsumer, ConsumerBuilder};
 pub use selector::{ExpressionType, MessageSelector, Subscriptions};
+pub use stats::{ConsumerStats, OffsetStoreMetrics, QueueStats, TopicStats};

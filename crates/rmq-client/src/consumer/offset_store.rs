@@ -2,6 +2,7 @@
 //! the brokers (QUERY_CONSUMER_OFFSET / UPDATE_CONSUMER_OFFSET to the queue's master).
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
 use rmq_protocol::header::{
@@ -12,7 +13,20 @@ use rmq_protocol::{RemotingCommand, RequestCode, ResponseCode};
 use tracing::debug;
 
 use crate::client::ClientCore;
+use crate::consumer::stats::{now_ms, OffsetCounters, OffsetStoreMetrics};
 use crate::error::{Error, Result};
+
+/// Where [`RemoteOffsetStore::read`] looks (Java `ReadOffsetType`).
+#[allow(dead_code)] // the push consumer reads memory first; the pull consumer (#6) uses the others
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadOffsetType {
+    /// Only this client's memory.
+    ReadFromMemory,
+    /// Only the broker.
+    ReadFromStore,
+    /// Memory, and the broker when memory has nothing.
+    MemoryFirstThenStore,
+}
 
 /// Committed offsets of one consumer group: the next offset to consume for each queue.
 #[derive(Debug)]
@@ -20,6 +34,7 @@ pub(crate) struct RemoteOffsetStore {
     core: Arc<ClientCore>,
     group: String,
     table: Mutex<HashMap<MessageQueue, i64>>,
+    counters: OffsetCounters,
 }
 
 impl RemoteOffsetStore {
@@ -28,6 +43,7 @@ impl RemoteOffsetStore {
             core,
             group,
             table: Mutex::new(HashMap::new()),
+            counters: OffsetCounters::default(),
         }
     }
 
@@ -50,6 +66,29 @@ impl RemoteOffsetStore {
         self.table.lock().ok().and_then(|t| t.get(mq).copied())
     }
 
+    /// The committed offset of `mq`, looked up as `how` says. `Ok(None)`: no offset anywhere. A failed
+    /// broker read is an error, never "no offset".
+    pub(crate) async fn read(&self, mq: &MessageQueue, how: ReadOffsetType) -> Result<Option<i64>> {
+        match how {
+            ReadOffsetType::ReadFromMemory => Ok(self.read_memory(mq)),
+            ReadOffsetType::MemoryFirstThenStore if self.read_memory(mq).is_some() => {
+                Ok(self.read_memory(mq))
+            }
+            ReadOffsetType::MemoryFirstThenStore | ReadOffsetType::ReadFromStore => {
+                let stored = self.fetch(mq).await?;
+                if let Some(o) = stored {
+                    self.update(mq, o, false);
+                }
+                Ok(stored)
+            }
+        }
+    }
+
+    /// Counters of reads and writes.
+    pub(crate) fn metrics(&self) -> OffsetStoreMetrics {
+        self.counters.snapshot()
+    }
+
     /// Forget `mq` (after its final offset was persisted).
     pub(crate) fn remove(&self, mq: &MessageQueue) {
         if let Ok(mut t) = self.table.lock() {
@@ -68,6 +107,15 @@ impl RemoteOffsetStore {
     /// The offset the broker stores for `mq`: `Ok(None)` when it has none. Any failure is an error — never
     /// "no offset" — so that a queue is not started from a guessed position.
     pub(crate) async fn fetch(&self, mq: &MessageQueue) -> Result<Option<i64>> {
+        let res = self.fetch_inner(mq).await;
+        match &res {
+            Ok(_) => self.counters.fetched.fetch_add(1, Relaxed),
+            Err(_) => self.counters.fetch_failures.fetch_add(1, Relaxed),
+        };
+        res
+    }
+
+    async fn fetch_inner(&self, mq: &MessageQueue) -> Result<Option<i64>> {
         let addr = self
             .core
             .routes
@@ -100,12 +148,26 @@ impl RemoteOffsetStore {
         let Some(offset) = self.read_memory(mq) else {
             return Ok(());
         };
-        let (addr, cmd) = self.update_request(mq, offset).await?;
-        self.core
-            .remoting
-            .invoke_ok(&addr, cmd, self.core.config.request_timeout)
-            .await
-            .map(drop)
+        let res = match self.update_request(mq, offset).await {
+            Ok((addr, cmd)) => self
+                .core
+                .remoting
+                .invoke_ok(&addr, cmd, self.core.config.request_timeout)
+                .await
+                .map(drop),
+            Err(e) => Err(e),
+        };
+        self.count_persist(res.is_ok());
+        res
+    }
+
+    fn count_persist(&self, ok: bool) {
+        if ok {
+            self.counters.persisted.fetch_add(1, Relaxed);
+            self.counters.last_persist_ms.store(now_ms(), Relaxed);
+        } else {
+            self.counters.persist_failures.fetch_add(1, Relaxed);
+        }
     }
 
     /// Write every in-memory offset to its broker (oneway, as the Java client's periodic persist does).
@@ -113,16 +175,20 @@ impl RemoteOffsetStore {
         for (mq, offset) in self.snapshot() {
             match self.update_request(&mq, offset).await {
                 Ok((addr, cmd)) => {
-                    if let Err(e) = self
+                    let res = self
                         .core
                         .remoting
                         .invoke_oneway(&addr, cmd, self.core.config.request_timeout)
-                        .await
-                    {
+                        .await;
+                    self.count_persist(res.is_ok());
+                    if let Err(e) = res {
                         debug!(queue = %mq, error = %e, "offset persist failed");
                     }
                 }
-                Err(e) => debug!(queue = %mq, error = %e, "offset persist: no broker address"),
+                Err(e) => {
+                    self.count_persist(false);
+                    debug!(queue = %mq, error = %e, "offset persist: no broker address");
+                }
             }
         }
     }

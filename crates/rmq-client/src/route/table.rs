@@ -78,6 +78,22 @@ impl RouteSnapshot {
             .map(String::as_str)
     }
 
+    /// Where to pull `broker_name`'s queues when the broker suggested `broker_id` (Java
+    /// `findBrokerAddressInSubscribe`, not only that broker): that id, else for a slave id the next
+    /// one, else any address, the master first. Returns the address and whether it is a slave.
+    pub fn subscribe_addr(&self, broker_name: &str, broker_id: i64) -> Option<(&str, bool)> {
+        let ids = self.brokers.get(broker_name)?;
+        let found = |id: i64| ids.get(&id).map(|a| (a.as_str(), id != 0));
+        found(broker_id)
+            .or_else(|| {
+                (broker_id != 0)
+                    .then(|| found(broker_id.saturating_add(1)))
+                    .flatten()
+            })
+            .or_else(|| found(0))
+            .or_else(|| ids.iter().next().map(|(id, a)| (a.as_str(), *id != 0)))
+    }
+
     /// Every known broker address (masters and slaves).
     pub fn all_broker_addrs(&self) -> impl Iterator<Item = (&str, i64, &str)> {
         self.brokers
@@ -208,5 +224,34 @@ impl RouteTable {
         Err(Error::new(ErrorKind::BrokerNotFound {
             broker: broker_name.to_owned(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribe_addr_follows_the_suggestion_with_fallbacks() {
+        let mut snap = RouteSnapshot::default();
+        let ids: BTreeMap<i64, String> = [
+            (0, "m:1".to_owned()),
+            (1, "s1:1".to_owned()),
+            (3, "s3:1".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        snap.brokers.insert("b".into(), ids);
+        assert_eq!(snap.subscribe_addr("b", 0), Some(("m:1", false)));
+        assert_eq!(snap.subscribe_addr("b", 1), Some(("s1:1", true)));
+        // slave 2 is gone: Java tries id + 1
+        assert_eq!(snap.subscribe_addr("b", 2), Some(("s3:1", true)));
+        // nothing near the suggestion: the master
+        assert_eq!(snap.subscribe_addr("b", 7), Some(("m:1", false)));
+        assert_eq!(snap.subscribe_addr("other", 0), None);
+        // master gone: any replica
+        snap.brokers
+            .insert("c".into(), [(2, "s2:1".to_owned())].into_iter().collect());
+        assert_eq!(snap.subscribe_addr("c", 0), Some(("s2:1", true)));
     }
 }

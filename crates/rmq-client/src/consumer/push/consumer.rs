@@ -6,17 +6,21 @@ use std::time::Duration;
 
 use rmq_protocol::header::{ConsumeType, ConsumerData};
 use rmq_protocol::RequestCode;
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::rebalance::Rebalancer;
+use super::rebalance::{Command, QueueCounts, Rebalancer};
 use crate::client::ClientCore;
 use crate::consumer::config::{ConsumerConfig, MessageModel};
-use crate::consumer::listener::{AsyncMessageListener, MessageListener};
+use crate::consumer::listener::{
+    run_guarded, run_guarded_async, AsyncMessageListener, ConsumeContext, ConsumeResult, MessageListener,
+};
 use crate::consumer::offset_store::RemoteOffsetStore;
 use crate::consumer::selector::{MessageSelector, Subscriptions};
+use crate::consumer::stats::{ConsumerStats, StatsRecorder};
 use crate::error::{Error, Result};
+use rmq_protocol::message::MessageExt;
 
 /// The listener a consumer calls.
 #[derive(Clone)]
@@ -25,6 +29,34 @@ pub(crate) enum Listener {
     Sync(Arc<dyn MessageListener>),
     /// Run as a task.
     Async(Arc<dyn AsyncMessageListener>),
+}
+
+impl Listener {
+    /// Call the listener on `msgs` (a sync one on the blocking pool) and hand them back; a panic
+    /// counts as `ReconsumeLater`.
+    pub(crate) async fn call(
+        &self,
+        msgs: Vec<MessageExt>,
+        ctx: &ConsumeContext,
+    ) -> (ConsumeResult, Vec<MessageExt>) {
+        match self {
+            Listener::Sync(l) => {
+                let (l, mut c) = (l.clone(), ctx.clone());
+                // The closure cannot panic (run_guarded catches it); a join error means the runtime
+                // is shutting down, and the messages stay uncommitted for redelivery.
+                tokio::task::spawn_blocking(move || {
+                    let r = run_guarded(&*l, &msgs, &mut c);
+                    (r, msgs)
+                })
+                .await
+                .unwrap_or((ConsumeResult::ReconsumeLater, Vec::new()))
+            }
+            Listener::Async(l) => {
+                let r = run_guarded_async(&**l, msgs.clone(), ctx.clone()).await;
+                (r, msgs)
+            }
+        }
+    }
 }
 
 pub(crate) struct ConsumerInner {
@@ -38,6 +70,14 @@ pub(crate) struct ConsumerInner {
     pub(crate) consume_permits: Arc<Semaphore>,
     pub(crate) cancel: CancellationToken,
     pub(crate) closed: AtomicBool,
+    /// Counters and queue gauges behind [`ConcurrentConsumer::stats`].
+    pub(crate) stats: StatsRecorder,
+    /// Queues held per topic and in all, published by the rebalancer for flow control.
+    pub(crate) queue_counts: watch::Sender<QueueCounts>,
+    /// Requests to the rebalancer.
+    pub(crate) rebalance_commands: mpsc::Sender<Command>,
+    /// When the consumer started (Unix ms), for running info.
+    pub(crate) started_at_ms: i64,
     /// The rebalance task; it owns the queue tasks and stops them when cancelled.
     rebalancer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -45,6 +85,11 @@ pub(crate) struct ConsumerInner {
 impl ConsumerInner {
     pub(crate) fn group(&self) -> &str {
         &self.config.consumer_group
+    }
+
+    pub(crate) fn stats(&self) -> ConsumerStats {
+        self.stats
+            .snapshot(|mq| self.offsets.read_memory(mq), self.offsets.metrics())
     }
 }
 
@@ -188,6 +233,7 @@ impl ConcurrentConsumer {
                 }),
             );
         }
+        let (commands_tx, commands_rx) = mpsc::channel(16);
         let inner = Arc::new(ConsumerInner {
             offsets: RemoteOffsetStore::new(core.clone(), group.clone()),
             consume_permits: Arc::new(Semaphore::new(b.config.consume_thread_max)),
@@ -198,6 +244,10 @@ impl ConcurrentConsumer {
             listener,
             rebalance_now: Notify::new(),
             closed: AtomicBool::new(false),
+            stats: StatsRecorder::default(),
+            queue_counts: watch::channel(QueueCounts::default()).0,
+            rebalance_commands: commands_tx,
+            started_at_ms: crate::consumer::stats::now_ms(),
             rebalancer: Mutex::new(None),
         });
 
@@ -235,7 +285,8 @@ impl ConcurrentConsumer {
             }
         });
 
-        let handle = tokio::spawn(Rebalancer::new(inner.clone()).run());
+        super::broker_requests::register(&inner);
+        let handle = tokio::spawn(Rebalancer::new(inner.clone(), commands_rx).run());
         if let Ok(mut slot) = inner.rebalancer.lock() {
             *slot = Some(handle);
         }
@@ -243,11 +294,16 @@ impl ConcurrentConsumer {
         let (interval, cancel) = (inner.config.persist_interval, inner.cancel.clone());
         inner.core.tracker.spawn(async move {
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            let mut sample = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tokio::select! {
                     _ = cancel.cancelled() => break,
                     _ = tick.tick() => match persist.upgrade() {
                         Some(i) => i.offsets.persist_all_oneway().await,
+                        None => break,
+                    },
+                    _ = sample.tick() => match persist.upgrade() {
+                        Some(i) => i.stats.sample(),
                         None => break,
                     },
                 }
@@ -260,6 +316,21 @@ impl ConcurrentConsumer {
     /// This client's id.
     pub fn client_id(&self) -> &str {
         &self.inner.core.client_id
+    }
+
+    /// The consumer's statistics now: pull and consume counts and rates per topic, and the cache, committed
+    /// offset and lag of every assigned queue.
+    ///
+    /// ```no_run
+    /// # fn demo(consumer: &rmq_client::consumer::ConcurrentConsumer) {
+    /// let stats = consumer.stats();
+    /// for (mq, q) in &stats.queues {
+    ///     println!("{mq}: {} cached, lag {}", q.cached_messages, q.lag);
+    /// }
+    /// # }
+    /// ```
+    pub fn stats(&self) -> ConsumerStats {
+        self.inner.stats()
     }
 
     /// Rebalance now instead of at the next 20 s tick.

@@ -1,11 +1,18 @@
 //! One task per assigned queue: it owns the queue's `ProcessQueue`, long-polls the broker, hands
 //! batches to the listener pool and turns their completions into committed offsets.
 //!
-//! Flow control is an `if` in this loop: no pull is issued while the cache is over its thresholds, and
-//! a completion (which frees room) wakes the loop at once.
+//! Flow control is an `if` in this loop: no pull is issued while the cache is over its thresholds (the
+//! per-queue limits and this queue's share of the topic and consumer-wide limits, re-read as the
+//! rebalancer's queue counts change), and a completion (which frees room) wakes the loop at once.
+//!
+//! Messages whose listener call runs longer than `consume_timeout` are sent back to the broker (Java
+//! `cleanExpiredMsg`) so the committed offset can move past them. Pulls go to the broker the last
+//! answer suggested (a slave when the master is busy), without committing offsets there.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,14 +21,16 @@ use rmq_protocol::header::{
 };
 use rmq_protocol::message::{decode_messages, properties as prop, sysflag, MessageExt, MessageQueue};
 use rmq_protocol::{RemotingCommand, RequestCode, ResponseCode};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::consumer::{ConsumerInner, Listener};
-use crate::consumer::listener::{run_guarded, run_guarded_async, ConsumeContext, ConsumeResult};
+use super::consumer::ConsumerInner;
+use super::rebalance::QueueCounts;
+use crate::consumer::listener::ConsumeContext;
 use crate::consumer::process_queue::{ProcessQueue, Thresholds};
+use crate::consumer::stats::{now_ms, QueueGauge, TopicCounters};
 use crate::error::Result;
 
 /// How long the broker may hold a pull (long polling).
@@ -34,16 +43,41 @@ const PULL_ERROR_DELAY: Duration = Duration::from_secs(1);
 const FLOW_CONTROL_DELAY: Duration = Duration::from_millis(50);
 /// Delay before a message whose send-back failed is consumed again locally.
 const LOCAL_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// Most expired messages sent back per scan (Java sends at most 16 per round).
+const EXPIRED_PER_SCAN: usize = 16;
+/// Delay level of a message sent back because its consumption timed out (Java uses 3).
+const EXPIRED_DELAY_LEVEL: i32 = 3;
+/// The broker id of a master.
+const MASTER_ID: i64 = 0;
 
-/// A finished listener call.
+/// What consume tasks report to their queue task.
+enum Event {
+    /// A listener call began later than its dispatch (it waited for a consume permit or a retry
+    /// delay): its messages' consumption started now, for the timeout scan.
+    Started(Vec<i64>, std::time::Instant),
+    /// A listener call or a send-back of expired messages finished.
+    Done(Consumed),
+}
+
+/// A finished listener call, or a finished send-back of expired messages.
 struct Consumed {
     /// Offsets now done (consumed, or handed to the broker's retry topic).
     done: Vec<i64>,
     /// Failed messages the broker did not take back: consumed again here later.
     retry_locally: Vec<MessageExt>,
+    /// Whether this ends a listener call (else: a timeout send-back).
+    listener_call: bool,
+    /// Expired offsets whose send-back was attempted (done or not).
+    expired: Vec<i64>,
 }
 
-type PullFuture = Pin<Box<dyn Future<Output = Result<RemotingCommand>> + Send>>;
+type PullFuture = Pin<Box<dyn Future<Output = Pulled> + Send>>;
+
+/// What a pull returned, with where and when it was sent.
+struct Pulled {
+    result: Result<RemotingCommand>,
+    took: Duration,
+}
 
 pub(crate) struct QueueTask {
     inner: Arc<ConsumerInner>,
@@ -52,9 +86,16 @@ pub(crate) struct QueueTask {
     pq: ProcessQueue,
     cancel: CancellationToken,
     subscription: Option<SubscriptionData>,
-    tx: mpsc::UnboundedSender<Consumed>,
-    rx: mpsc::UnboundedReceiver<Consumed>,
+    tx: mpsc::UnboundedSender<Event>,
+    rx: mpsc::UnboundedReceiver<Event>,
     in_flight: usize,
+    counts: watch::Receiver<QueueCounts>,
+    gauge: Arc<QueueGauge>,
+    counters: Arc<TopicCounters>,
+    /// The broker id the last pull answer suggested (0 = master).
+    pull_from: i64,
+    /// Expired offsets with a send-back in progress.
+    expiring: HashSet<i64>,
 }
 
 impl QueueTask {
@@ -70,6 +111,10 @@ impl QueueTask {
             .ok()
             .and_then(|s| s.get(&mq.topic).cloned());
         let (tx, rx) = mpsc::unbounded_channel();
+        let counts = inner.queue_counts.subscribe();
+        let gauge = inner.stats.add_queue(&mq);
+        gauge.next_pull_offset.store(offset, Relaxed);
+        let counters = inner.stats.topic(&mq.topic);
         QueueTask {
             inner,
             mq,
@@ -80,17 +125,32 @@ impl QueueTask {
             tx,
             rx,
             in_flight: 0,
+            counts,
+            gauge,
+            counters,
+            pull_from: MASTER_ID,
+            expiring: HashSet::new(),
         }
     }
 
+    /// This queue's limits given how many queues this consumer holds now.
+    fn thresholds(&self) -> Thresholds {
+        let counts = self.counts.borrow();
+        let topic = counts.per_topic.get(&self.mq.topic).copied().unwrap_or(1);
+        Thresholds::for_queue(&self.inner.config, topic, counts.all, false)
+    }
+
     pub(crate) async fn run(mut self) {
-        let thresholds = Thresholds::for_queue(&self.inner.config, 1, 1, false);
         let mut pull: Option<PullFuture> = None;
         let mut wake_at: Option<Instant> = Some(Instant::now());
         let mut flow_paused = false;
+        let timeout = self.inner.config.consume_timeout;
+        let scan_every = (timeout / 2).clamp(Duration::from_millis(500), Duration::from_secs(60));
+        let mut scan = tokio::time::interval_at(Instant::now() + scan_every, scan_every);
+        scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if pull.is_none() && wake_at.is_some_and(|t| t <= Instant::now()) {
-                if let Some(reason) = self.pq.is_over_thresholds(&thresholds) {
+                if let Some(reason) = self.pq.is_over_thresholds(&self.thresholds()) {
                     if !flow_paused {
                         debug!(queue = %self.mq, %reason, "flow control: pull paused");
                     }
@@ -104,8 +164,8 @@ impl QueueTask {
             }
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
-                Some(done) = self.rx.recv() => {
-                    self.on_consumed(done);
+                Some(event) = self.rx.recv() => {
+                    self.on_event(event);
                     if flow_paused {
                         wake_at = Some(Instant::now());
                     }
@@ -115,19 +175,72 @@ impl QueueTask {
                     wake_at = Some(self.on_pulled(res));
                 }
                 _ = sleep_until_opt(wake_at), if pull.is_none() && wake_at.is_some() => {}
+                _ = scan.tick() => self.send_back_expired(timeout),
             }
         }
         drop(pull);
         self.drain().await;
+        self.gauge.dropped.store(true, Relaxed);
+    }
+
+    /// Publish the cache's state for stats snapshots.
+    fn publish(&self) {
+        let g = &self.gauge;
+        g.cached_count.store(self.pq.cached_count() as u64, Relaxed);
+        g.cached_bytes.store(self.pq.cached_bytes(), Relaxed);
+        g.cached_min_offset
+            .store(self.pq.min_offset().unwrap_or(-1), Relaxed);
+        let max = if self.pq.is_empty() {
+            -1
+        } else {
+            self.pq.queue_offset_max().unwrap_or(-1)
+        };
+        g.cached_max_offset.store(max, Relaxed);
+        g.next_pull_offset.store(self.next_offset, Relaxed);
+    }
+
+    /// Send back the messages whose listener call has run longer than `timeout` (Java
+    /// `cleanExpiredMsg`); once the broker has them they are done here and the offset can move on.
+    fn send_back_expired(&mut self, timeout: Duration) {
+        let expired: Vec<MessageExt> = self
+            .pq
+            .expired_messages(timeout, std::time::Instant::now(), EXPIRED_PER_SCAN)
+            .into_iter()
+            .filter(|m| !self.expiring.contains(&m.queue_offset))
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        warn!(queue = %self.mq, count = expired.len(), ?timeout, "consumption timed out; sending the messages back for redelivery");
+        self.expiring.extend(expired.iter().map(|m| m.queue_offset));
+        let (inner, mq, tx) = (self.inner.clone(), self.mq.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            let mut done = Vec::new();
+            let attempted = expired.iter().map(|m| m.queue_offset).collect();
+            for m in &expired {
+                match send_back(&inner, &mq, m, EXPIRED_DELAY_LEVEL).await {
+                    Ok(()) => done.push(m.queue_offset),
+                    Err(e) => {
+                        debug!(msg_id = %m.msg_id(), error = %e, "send-back of an expired message failed; retried at the next scan")
+                    }
+                }
+            }
+            let _ = tx.send(Event::Done(Consumed {
+                done,
+                retry_locally: Vec::new(),
+                listener_call: false,
+                expired: attempted,
+            }));
+        });
     }
 
     /// After cancellation: let in-flight listener calls finish up to `await_termination`; whatever is not
     /// done by then stays uncommitted (it is redelivered to the queue's next owner).
     async fn drain(&mut self) {
         let deadline = Instant::now() + self.inner.config.await_termination;
-        while self.in_flight > 0 {
+        while self.in_flight > 0 || !self.expiring.is_empty() {
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(done)) => self.on_consumed(done),
+                Ok(Some(event)) => self.on_event(event),
                 _ => break,
             }
         }
@@ -138,19 +251,45 @@ impl QueueTask {
     }
 
     fn pull_future(&self) -> PullFuture {
+        let started = Instant::now();
+        let fut = self.pull_request();
+        Box::pin(async move {
+            let result = fut.await;
+            Pulled {
+                result,
+                took: started.elapsed(),
+            }
+        })
+    }
+
+    fn pull_request(&self) -> Pin<Box<dyn Future<Output = Result<RemotingCommand>> + Send>> {
         let inner = self.inner.clone();
         let mq = self.mq.clone();
         let sub = self.subscription.clone();
         let offset = self.next_offset;
         let commit = self.inner.offsets.read_memory(&self.mq).unwrap_or(0);
+        let pull_from = self.pull_from;
         Box::pin(async move {
-            let addr = inner
+            let found = inner
                 .core
                 .routes
-                .master_addr(&mq.broker_name, Some(&mq.topic))
-                .await?;
+                .snapshot()
+                .subscribe_addr(&mq.broker_name, pull_from)
+                .map(|(a, slave)| (a.to_owned(), slave));
+            let (addr, slave) = match found {
+                Some(f) => f,
+                None => (
+                    inner
+                        .core
+                        .routes
+                        .master_addr(&mq.broker_name, Some(&mq.topic))
+                        .await?,
+                    false,
+                ),
+            };
             let mut sys_flag = sysflag::pull::SUSPEND;
-            if commit > 0 {
+            // A slave does not take commits (Java clears the flag when pulling from one).
+            if commit > 0 && !slave {
                 sys_flag |= sysflag::pull::COMMIT_OFFSET;
             }
             let h = PullMessageRequestHeader {
@@ -173,9 +312,10 @@ impl QueueTask {
     }
 
     /// Handle a pull's outcome; returns when to pull next.
-    fn on_pulled(&mut self, res: Result<RemotingCommand>) -> Instant {
+    fn on_pulled(&mut self, pulled: Pulled) -> Instant {
         let now = Instant::now();
-        let resp = match res {
+        let took = pulled.took;
+        let resp = match pulled.result {
             Ok(r) => r,
             Err(e) => {
                 debug!(queue = %self.mq, error = %e, "pull failed");
@@ -194,6 +334,11 @@ impl QueueTask {
             }
             Err(_) => None,
         };
+        if let Some(h) = &header {
+            self.pull_from = h.suggest_which_broker_id;
+            self.gauge.broker_max_offset.store(h.max_offset, Relaxed);
+            self.gauge.last_pull_ms.store(now_ms(), Relaxed);
+        }
         match (code, header) {
             (ResponseCode::SUCCESS, Some(h)) => {
                 self.next_offset = h.next_begin_offset;
@@ -205,16 +350,20 @@ impl QueueTask {
                     }
                 };
                 let msgs = self.filter(msgs);
+                self.counters.pulled(msgs.len(), took);
                 if msgs.is_empty() {
                     self.commit_if_idle();
                 } else {
                     self.dispatch(msgs);
                 }
+                self.publish();
                 now + self.inner.config.pull_interval
             }
             (ResponseCode::PULL_NOT_FOUND | ResponseCode::PULL_RETRY_IMMEDIATELY, Some(h)) => {
                 self.next_offset = h.next_begin_offset;
+                self.counters.pulled(0, took);
                 self.commit_if_idle();
+                self.publish();
                 now
             }
             (ResponseCode::PULL_OFFSET_MOVED, Some(h)) => {
@@ -279,17 +428,31 @@ impl QueueTask {
     fn spawn_consume(&mut self, msgs: Vec<MessageExt>, after: Duration) {
         self.in_flight += 1;
         let (inner, mq, tx) = (self.inner.clone(), self.mq.clone(), self.tx.clone());
+        let counters = self.counters.clone();
         tokio::spawn(async move {
             if !after.is_zero() {
                 tokio::time::sleep(after).await;
             }
-            let done = consume(&inner, &mq, msgs).await;
-            let _ = tx.send(done);
+            let done = consume(&inner, &mq, &counters, msgs, &tx, !after.is_zero()).await;
+            let _ = tx.send(Event::Done(done));
         });
     }
 
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Started(offsets, at) => self.pq.mark_consume_started(&offsets, at),
+            Event::Done(c) => self.on_consumed(c),
+        }
+    }
+
     fn on_consumed(&mut self, c: Consumed) {
-        self.in_flight = self.in_flight.saturating_sub(1);
+        if c.listener_call {
+            self.in_flight = self.in_flight.saturating_sub(1);
+            self.gauge.last_consume_ms.store(now_ms(), Relaxed);
+        }
+        for offset in &c.expired {
+            self.expiring.remove(offset);
+        }
         if !c.done.is_empty() {
             if let Some(offset) = self.pq.remove_messages(&c.done) {
                 if !self.pq.dropped {
@@ -308,6 +471,7 @@ impl QueueTask {
                 .collect();
             self.spawn_consume(msgs, LOCAL_RETRY_DELAY);
         }
+        self.publish();
     }
 }
 
@@ -319,19 +483,29 @@ async fn sleep_until_opt(t: Option<Instant>) {
 }
 
 /// Run the listener on `msgs` (bounded by the consume permits) and send failures back to the broker.
-async fn consume(inner: &Arc<ConsumerInner>, mq: &MessageQueue, msgs: Vec<MessageExt>) -> Consumed {
-    let _permit = inner.consume_permits.clone().acquire_owned().await;
-    let ctx = ConsumeContext::new(mq.clone());
-    let result = match &inner.listener {
-        Listener::Sync(l) => {
-            let (l, m, mut c) = (l.clone(), msgs.clone(), ctx.clone());
-            tokio::task::spawn_blocking(move || run_guarded(&*l, &m, &mut c))
-                .await
-                .unwrap_or(ConsumeResult::ReconsumeLater)
+async fn consume(
+    inner: &Arc<ConsumerInner>,
+    mq: &MessageQueue,
+    counters: &TopicCounters,
+    msgs: Vec<MessageExt>,
+    events: &mpsc::UnboundedSender<Event>,
+    delayed: bool,
+) -> Consumed {
+    // The dispatch stamped these messages as started; correct that when the call starts later.
+    let _permit = match inner.consume_permits.clone().try_acquire_owned() {
+        Ok(p) if !delayed => Some(p),
+        _ => {
+            let p = inner.consume_permits.clone().acquire_owned().await.ok();
+            let offsets = msgs.iter().map(|m| m.queue_offset).collect();
+            let _ = events.send(Event::Started(offsets, std::time::Instant::now()));
+            p
         }
-        Listener::Async(l) => run_guarded_async(&**l, msgs.clone(), ctx.clone()).await,
     };
+    let ctx = ConsumeContext::new(mq.clone());
+    let started = Instant::now();
+    let (result, msgs) = inner.listener.call(msgs, &ctx).await;
     let acked = ctx.acknowledged(result, msgs.len());
+    counters.consumed(acked, msgs.len() - acked, started.elapsed());
     let mut done: Vec<i64> = msgs[..acked].iter().map(|m| m.queue_offset).collect();
     let mut retry_locally = Vec::new();
     for m in &msgs[acked..] {
@@ -343,12 +517,22 @@ async fn consume(inner: &Arc<ConsumerInner>, mq: &MessageQueue, msgs: Vec<Messag
             }
         }
     }
-    Consumed { done, retry_locally }
+    Consumed {
+        done,
+        retry_locally,
+        listener_call: true,
+        expired: Vec::new(),
+    }
 }
 
 /// CONSUMER_SEND_MSG_BACK: the broker stores the message in the group's retry topic (or its DLQ once
 /// `max_reconsume_times` is reached).
-async fn send_back(inner: &ConsumerInner, mq: &MessageQueue, m: &MessageExt, delay_level: i32) -> Result<()> {
+pub(crate) async fn send_back(
+    inner: &ConsumerInner,
+    mq: &MessageQueue,
+    m: &MessageExt,
+    delay_level: i32,
+) -> Result<()> {
     let core = &inner.core;
     let addr = core.routes.master_addr(&mq.broker_name, Some(&mq.topic)).await?;
     let h = ConsumerSendMsgBackRequestHeader {

@@ -14,16 +14,34 @@ use rmq_protocol::header::{
 };
 use rmq_protocol::message::{java_string_cmp, MessageQueue};
 use rmq_protocol::{RemotingCommand, RequestCode};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::consumer::ConsumerInner;
 use super::queue_task::QueueTask;
 use crate::consumer::config::{start_position, StartPosition};
+use crate::consumer::offset_store::ReadOffsetType;
 use crate::error::Result;
 
 /// How often the assignment is recomputed without a trigger (Java `rebalance.waitInterval`).
 const REBALANCE_INTERVAL: Duration = Duration::from_secs(20);
+
+/// How many queues this consumer holds, per topic and in all: the queue tasks split the topic and
+/// consumer-wide cache limits by these.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct QueueCounts {
+    pub(crate) per_topic: HashMap<String, usize>,
+    pub(crate) all: usize,
+}
+
+/// Requests to the rebalancer from elsewhere in the consumer.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// The broker reset the group's offsets (RESET_CONSUMER_CLIENT_OFFSET): stop these queues where
+    /// held, store the new offsets, and start again from them.
+    ResetOffsets(HashMap<MessageQueue, i64>),
+}
 
 struct Running {
     cancel: CancellationToken,
@@ -33,13 +51,15 @@ struct Running {
 pub(crate) struct Rebalancer {
     inner: Arc<ConsumerInner>,
     running: HashMap<MessageQueue, Running>,
+    commands: mpsc::Receiver<Command>,
 }
 
 impl Rebalancer {
-    pub(crate) fn new(inner: Arc<ConsumerInner>) -> Self {
+    pub(crate) fn new(inner: Arc<ConsumerInner>, commands: mpsc::Receiver<Command>) -> Self {
         Rebalancer {
             inner,
             running: HashMap::new(),
+            commands,
         }
     }
 
@@ -53,6 +73,9 @@ impl Rebalancer {
                 _ = tick.tick() => {}
                 _ = self.inner.rebalance_now.notified() => {}
                 changed = routes.changed() => if changed.is_err() { break },
+                Some(cmd) = self.commands.recv() => match cmd {
+                    Command::ResetOffsets(table) => self.reset_offsets(table).await,
+                },
             }
             routes.borrow_and_update();
             if let Err(e) = self.rebalance_once().await {
@@ -63,6 +86,7 @@ impl Rebalancer {
         for mq in queues {
             self.stop_queue(&mq).await;
         }
+        self.publish_counts();
         info!(group = %self.inner.group(), "consumer stopped");
     }
 
@@ -112,6 +136,7 @@ impl Rebalancer {
                 }
             }
         }
+        self.publish_counts();
         if !removed.is_empty() || added > 0 {
             info!(group = %self.inner.group(), removed = removed.len(), added, total = self.running.len(), "rebalanced");
         }
@@ -121,6 +146,47 @@ impl Rebalancer {
             Err(crate::Error::new(crate::ErrorKind::Io)
                 .with_context("some topics or queues could not be assigned"))
         }
+    }
+
+    fn publish_counts(&self) {
+        let mut counts = QueueCounts {
+            all: self.running.len(),
+            ..Default::default()
+        };
+        for mq in self.running.keys() {
+            *counts.per_topic.entry(mq.topic.clone()).or_default() += 1;
+        }
+        self.inner.queue_counts.send_if_modified(|c| {
+            let changed = *c != counts;
+            *c = counts;
+            changed
+        });
+    }
+
+    /// Apply a reset: held queues stop (their in-flight results are not committed over the new
+    /// offset), every offset in `table` is stored in memory and on the broker, and held queues start
+    /// again from it. Java `MQClientInstance.resetOffset`.
+    async fn reset_offsets(&mut self, table: HashMap<MessageQueue, i64>) {
+        let mut restart = Vec::new();
+        for (mq, offset) in &table {
+            if let Some(r) = self.running.remove(mq) {
+                r.cancel.cancel();
+                let _ = r.task.await;
+                self.inner.stats.remove_queue(mq);
+                restart.push(mq.clone());
+            }
+            self.inner.offsets.update(mq, *offset, false);
+            if let Err(e) = self.inner.offsets.persist(mq).await {
+                warn!(queue = %mq, error = %e, "could not store a reset offset; it is written again at the next persist");
+            }
+            info!(queue = %mq, offset, "offset reset by the broker");
+        }
+        for mq in restart {
+            if let Some(offset) = self.inner.offsets.read_memory(&mq) {
+                self.start_queue(mq, offset);
+            }
+        }
+        self.publish_counts();
     }
 
     /// The queues of `topic` this consumer should own now.
@@ -173,10 +239,11 @@ impl Rebalancer {
 
     /// Where a newly assigned queue starts: the committed offset, else `consume_from_where`.
     async fn start_offset(&self, mq: &MessageQueue) -> Result<i64> {
-        if let Some(o) = self.inner.offsets.read_memory(mq) {
-            return Ok(o);
-        }
-        let committed = self.inner.offsets.fetch(mq).await?;
+        let committed = self
+            .inner
+            .offsets
+            .read(mq, ReadOffsetType::MemoryFirstThenStore)
+            .await?;
         let cfg = &self.inner.config;
         let ts = cfg.consume_timestamp_millis(std::time::SystemTime::now());
         let core = &self.inner.core;
@@ -232,6 +299,7 @@ impl Rebalancer {
             r.cancel.cancel();
             let _ = r.task.await;
         }
+        self.inner.stats.remove_queue(mq);
         if let Err(e) = self.inner.offsets.persist(mq).await {
             warn!(queue = %mq, error = %e, "could not persist the offset of a removed queue");
         }
