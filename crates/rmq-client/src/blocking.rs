@@ -120,3 +120,59 @@ impl BlockingProducer {
         }
     }
 }
+
+/// A [`ConcurrentConsumer`](crate::consumer::ConcurrentConsumer) for programs without an async runtime:
+/// the listener (a plain closure) runs on the consumer's threads while the calling thread is free.
+///
+/// ```no_run
+/// use rmq_client::blocking::BlockingConsumer;
+/// use rmq_client::consumer::{ConcurrentConsumer, ConsumeContext, ConsumeResult, ConsumerConfig};
+/// use rmq_protocol::message::MessageExt;
+///
+/// let mut config = ConsumerConfig::new("sync_app");
+/// config.client.namesrv_addr = "127.0.0.1:9876".into();
+/// let consumer = BlockingConsumer::start(
+///     ConcurrentConsumer::builder(config)
+///         .subscribe("orders", "*")
+///         .listener(|msgs: &[MessageExt], _: &mut ConsumeContext| {
+///             println!("{} messages", msgs.len());
+///             ConsumeResult::Success
+///         }),
+/// )?;
+/// // ... the program does other work ...
+/// consumer.shutdown();
+/// # Ok::<(), rmq_client::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct BlockingConsumer {
+    rt: Arc<tokio::runtime::Runtime>,
+    consumer: crate::consumer::ConcurrentConsumer,
+}
+
+impl BlockingConsumer {
+    /// Start the consumer described by `builder` on a private runtime.
+    pub fn start(builder: crate::consumer::ConsumerBuilder) -> Result<Self> {
+        outside_runtime()?;
+        let rt = Arc::new(runtime()?);
+        let consumer = rt.block_on(builder.start())?;
+        Ok(BlockingConsumer { rt, consumer })
+    }
+
+    /// The async consumer underneath.
+    pub fn as_async(&self) -> &crate::consumer::ConcurrentConsumer {
+        &self.consumer
+    }
+
+    /// See [`ConcurrentConsumer::stats`](crate::consumer::ConcurrentConsumer::stats).
+    pub fn stats(&self) -> crate::consumer::ConsumerStats {
+        self.consumer.stats()
+    }
+
+    /// See [`ConcurrentConsumer::shutdown`](crate::consumer::ConcurrentConsumer::shutdown): blocks until
+    /// in-flight messages are done (up to `await_termination`) and offsets are stored.
+    pub fn shutdown(&self) {
+        if outside_runtime().is_ok() {
+            self.rt.block_on(self.consumer.shutdown());
+        }
+    }
+}

@@ -42,3 +42,62 @@ fn blocking_producer_sends_from_plain_threads() {
     drop(rt);
     producer.shutdown();
 }
+
+#[test]
+fn blocking_consumer_receives_on_its_own_threads() {
+    use rmq_client::blocking::BlockingConsumer;
+    use rmq_client::consumer::{
+        ConcurrentConsumer, ConsumeContext, ConsumeFromWhere, ConsumeResult, ConsumerConfig,
+    };
+    use rmq_protocol::message::MessageExt;
+    use std::collections::HashSet;
+    use std::time::{Duration, Instant};
+
+    let ns = support::cluster().namesrv_addr();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let topic = rt.block_on(support::topic_with_queues("blockingc", 2));
+    drop(rt);
+    let producer =
+        BlockingProducer::start(Producer::builder(support::unique("bp")).name_server(&ns)).unwrap();
+    for i in 0..100 {
+        producer.send(Message::new(&topic, format!("m-{i}"))).unwrap();
+    }
+    producer.shutdown();
+
+    let mut config = ConsumerConfig::new(support::unique("bc"));
+    config.client.namesrv_addr = ns;
+    config.consume_from_where = ConsumeFromWhere::ConsumeFromFirstOffset;
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let tx = std::sync::Mutex::new(tx);
+    let consumer = BlockingConsumer::start(
+        ConcurrentConsumer::builder(config)
+            .subscribe(&topic, "*")
+            .listener(move |msgs: &[MessageExt], _: &mut ConsumeContext| {
+                let tx = tx.lock().unwrap();
+                for m in msgs {
+                    tx.send(String::from_utf8_lossy(&m.body).into_owned()).unwrap();
+                }
+                ConsumeResult::Success
+            }),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = HashSet::new();
+    while seen.len() < 100 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(body) => {
+                seen.insert(body);
+            }
+            Err(e) => panic!("only {} of 100 messages arrived: {e}", seen.len()),
+        }
+    }
+    assert!((0..100).all(|i| seen.contains(&format!("m-{i}"))));
+    // The listener reports a message before the consumer counts its call: poll the counter.
+    let ok = |c: &BlockingConsumer| c.stats().topics.get(&topic).map_or(0, |t| t.consumed_ok);
+    while ok(&consumer) < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(ok(&consumer), 100, "{:?}", consumer.stats());
+    consumer.shutdown();
+}

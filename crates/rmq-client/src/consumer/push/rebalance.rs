@@ -86,7 +86,7 @@ impl Rebalancer {
         for mq in queues {
             self.stop_queue(&mq).await;
         }
-        self.publish_counts();
+        self.publish_counts(self.running.keys());
         info!(group = %self.inner.group(), "consumer stopped");
     }
 
@@ -119,6 +119,8 @@ impl Rebalancer {
         for mq in &removed {
             self.stop_queue(mq).await;
         }
+        // New queues take their share of the cache limits from the start.
+        self.publish_counts(target.iter());
         let mut added = 0;
         for mq in target {
             if self.running.contains_key(&mq) {
@@ -136,7 +138,7 @@ impl Rebalancer {
                 }
             }
         }
-        self.publish_counts();
+        self.publish_counts(self.running.keys());
         if !removed.is_empty() || added > 0 {
             info!(group = %self.inner.group(), removed = removed.len(), added, total = self.running.len(), "rebalanced");
         }
@@ -148,12 +150,10 @@ impl Rebalancer {
         }
     }
 
-    fn publish_counts(&self) {
-        let mut counts = QueueCounts {
-            all: self.running.len(),
-            ..Default::default()
-        };
-        for mq in self.running.keys() {
+    fn publish_counts<'a>(&self, held: impl Iterator<Item = &'a MessageQueue>) {
+        let mut counts = QueueCounts::default();
+        for mq in held {
+            counts.all += 1;
             *counts.per_topic.entry(mq.topic.clone()).or_default() += 1;
         }
         self.inner.queue_counts.send_if_modified(|c| {
@@ -186,7 +186,7 @@ impl Rebalancer {
                 self.start_queue(mq, offset);
             }
         }
-        self.publish_counts();
+        self.publish_counts(self.running.keys());
     }
 
     /// The queues of `topic` this consumer should own now.
