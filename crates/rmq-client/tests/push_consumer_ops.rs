@@ -1,7 +1,7 @@
 //! Operating a push consumer against the real cluster: memory bounds under a slow listener (via the
 //! stats API), the broker-initiated requests behind `mqadmin consumerStatus`, `queryMsgById -g -d` and
 //! `resetOffsetByTime`, and the consume-timeout send-back.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod support;
 

@@ -16,6 +16,6 @@ pub use listener::{
     ConsumeOrderlyResult, ConsumeResult, MessageListener, OrderlyMessageListener,
 };
 pub use process_queue::ProcessQueue;
-pub use push::{ConcurrentConsumer, ConsumerBuilder};
+pub use push::{ConcurrentConsumer, ConsumerBuilder, OrderlyConsumer, OrderlyConsumerBuilder};
 pub use selector::{ExpressionType, MessageSelector, Subscriptions};
 pub use stats::{ConsumerStats, OffsetStoreMetrics, QueueStats, TopicStats};

@@ -16,8 +16,9 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::consumer::ConsumerInner;
+use super::listeners::Listener;
 use super::rebalance::Command;
-use crate::consumer::listener::{ConsumeContext, ConsumeResult};
+use crate::consumer::listener::{ConsumeContext, ConsumeOrderlyContext, ConsumeOrderlyResult, ConsumeResult};
 use crate::transport::InboundRequest;
 
 /// Route the three codes to one handler task owned by the consumer's client.
@@ -110,7 +111,10 @@ fn running_info(inner: &ConsumerInner, cmd: &RemotingCommand) -> Answer {
             ConsumerRunningInfo::PROP_THREADPOOL_CORE_SIZE,
             cfg.consume_thread_min.to_string(),
         ),
-        (ConsumerRunningInfo::PROP_CONSUMEORDERLY, "false".to_owned()),
+        (
+            ConsumerRunningInfo::PROP_CONSUMEORDERLY,
+            inner.listener.is_orderly().to_string(),
+        ),
         (
             ConsumerRunningInfo::PROP_CONSUME_TYPE,
             "CONSUME_PASSIVELY".to_owned(),
@@ -213,16 +217,20 @@ async fn consume_directly(inner: &ConsumerInner, cmd: &RemotingCommand) -> Answe
     }
     let broker = h.broker_name.clone().unwrap_or_default();
     let mq = MessageQueue::new(msg.topic.clone(), broker, msg.queue_id);
-    let ctx = ConsumeContext::new(mq);
     let started = Instant::now();
-    let (result, _) = inner.listener.call(vec![msg], &ctx).await;
-    let consume_result = match result {
-        ConsumeResult::Success => CMResult::Success,
-        ConsumeResult::ReconsumeLater => CMResult::Later,
+    let consume_result = match &inner.listener {
+        Listener::Concurrent(l) => match l.call(vec![msg], &ConsumeContext::new(mq)).await.0 {
+            ConsumeResult::Success => CMResult::Success,
+            ConsumeResult::ReconsumeLater => CMResult::Later,
+        },
+        Listener::Orderly(l) => match l.call(vec![msg], &ConsumeOrderlyContext::new(mq)).await.0 {
+            ConsumeOrderlyResult::Success => CMResult::Success,
+            ConsumeOrderlyResult::SuspendCurrentQueueAMoment => CMResult::Later,
+        },
     };
     info!(msg_id = ?h.msg_id, ?consume_result, "message consumed on the broker's request");
     let r = ConsumeMessageDirectlyResult {
-        order: false,
+        order: inner.listener.is_orderly(),
         auto_commit: true,
         consume_result: Some(consume_result),
         remark: None,

@@ -1,4 +1,5 @@
-//! `ConcurrentConsumer`: the handle, its builder, start and shutdown.
+//! What both push consumers share — `ConsumerInner`, start and shutdown — and the
+//! [`ConcurrentConsumer`] handle with its builder. The orderly handle is in `orderly.rs`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,54 +11,15 @@ use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::listeners::{ConcurrentListener, Listener};
 use super::rebalance::{Command, QueueCounts, Rebalancer};
 use crate::client::ClientCore;
 use crate::consumer::config::{ConsumerConfig, MessageModel};
-use crate::consumer::listener::{
-    run_guarded, run_guarded_async, AsyncMessageListener, ConsumeContext, ConsumeResult, MessageListener,
-};
+use crate::consumer::listener::{AsyncMessageListener, MessageListener};
 use crate::consumer::offset_store::RemoteOffsetStore;
 use crate::consumer::selector::{MessageSelector, Subscriptions};
 use crate::consumer::stats::{ConsumerStats, StatsRecorder};
 use crate::error::{Error, Result};
-use rmq_protocol::message::MessageExt;
-
-/// The listener a consumer calls.
-#[derive(Clone)]
-pub(crate) enum Listener {
-    /// Run on the blocking pool.
-    Sync(Arc<dyn MessageListener>),
-    /// Run as a task.
-    Async(Arc<dyn AsyncMessageListener>),
-}
-
-impl Listener {
-    /// Call the listener on `msgs` (a sync one on the blocking pool) and hand them back; a panic
-    /// counts as `ReconsumeLater`.
-    pub(crate) async fn call(
-        &self,
-        msgs: Vec<MessageExt>,
-        ctx: &ConsumeContext,
-    ) -> (ConsumeResult, Vec<MessageExt>) {
-        match self {
-            Listener::Sync(l) => {
-                let (l, mut c) = (l.clone(), ctx.clone());
-                // The closure cannot panic (run_guarded catches it); a join error means the runtime
-                // is shutting down, and the messages stay uncommitted for redelivery.
-                tokio::task::spawn_blocking(move || {
-                    let r = run_guarded(&*l, &msgs, &mut c);
-                    (r, msgs)
-                })
-                .await
-                .unwrap_or((ConsumeResult::ReconsumeLater, Vec::new()))
-            }
-            Listener::Async(l) => {
-                let r = run_guarded_async(&**l, msgs.clone(), ctx.clone()).await;
-                (r, msgs)
-            }
-        }
-    }
-}
 
 pub(crate) struct ConsumerInner {
     pub(crate) config: ConsumerConfig,
@@ -137,19 +99,25 @@ impl ConsumerBuilder {
 
     /// The listener, a plain closure run on a bounded pool of threads.
     pub fn listener<L: MessageListener>(mut self, listener: L) -> Self {
-        self.listener = Some(Listener::Sync(Arc::new(listener)));
+        self.listener = Some(Listener::Concurrent(ConcurrentListener::Sync(Arc::new(listener))));
         self
     }
 
     /// An async listener, run as tasks (at most `consume_thread_max` at once).
     pub fn async_listener<L: AsyncMessageListener>(mut self, listener: L) -> Self {
-        self.listener = Some(Listener::Async(Arc::new(listener)));
+        self.listener = Some(Listener::Concurrent(ConcurrentListener::Async(Arc::new(
+            listener,
+        ))));
         self
     }
 
     /// Validate, connect, register with the brokers and start consuming.
     pub async fn start(self) -> Result<ConcurrentConsumer> {
-        ConcurrentConsumer::start(self).await
+        let listener = self
+            .listener
+            .ok_or_else(|| Error::invalid("listener: a listener is required"))?;
+        let handle = ConsumerHandle::start(self.config, self.subscriptions, listener).await?;
+        Ok(ConcurrentConsumer { handle })
     }
 }
 
@@ -157,7 +125,14 @@ impl ConsumerBuilder {
 /// `MessageListenerConcurrently`), in clustering mode. Cheap to clone.
 #[derive(Clone)]
 pub struct ConcurrentConsumer {
-    inner: Arc<ConsumerInner>,
+    handle: ConsumerHandle,
+}
+
+/// What both consumer handles wrap: the shared state and the guard that stops everything when the
+/// last handle goes away.
+#[derive(Clone)]
+pub(crate) struct ConsumerHandle {
+    pub(crate) inner: Arc<ConsumerInner>,
     /// Cancels everything when the last handle goes away (tasks hold `inner`, not this).
     _guard: Arc<DropGuard>,
 }
@@ -179,47 +154,40 @@ impl Drop for DropGuard {
 impl std::fmt::Debug for ConcurrentConsumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConcurrentConsumer")
-            .field("group", &self.inner.config.consumer_group)
-            .field("client_id", &self.inner.core.client_id)
+            .field("group", &self.handle.inner.config.consumer_group)
+            .field("client_id", &self.handle.inner.core.client_id)
             .finish()
     }
 }
 
-impl ConcurrentConsumer {
-    /// Start building a consumer with `config`.
-    pub fn builder(config: ConsumerConfig) -> ConsumerBuilder {
-        ConsumerBuilder {
-            config,
-            subscriptions: Vec::new(),
-            listener: None,
-        }
-    }
-
-    async fn start(b: ConsumerBuilder) -> Result<Self> {
-        b.config.validate()?;
-        if b.config.message_model != MessageModel::Clustering {
+impl ConsumerHandle {
+    /// Validate, connect, register and start rebalancing; shared by both consumers.
+    pub(crate) async fn start(
+        config: ConsumerConfig,
+        subscriptions: Vec<(String, MessageSelector)>,
+        listener: Listener,
+    ) -> Result<Self> {
+        config.validate()?;
+        if config.message_model != MessageModel::Clustering {
             return Err(Error::invalid(
                 "message_model: only CLUSTERING is supported by this consumer so far",
             ));
         }
-        let listener = b
-            .listener
-            .ok_or_else(|| Error::invalid("listener: a listener is required"))?;
-        if b.subscriptions.is_empty() {
+        if subscriptions.is_empty() {
             return Err(Error::invalid("subscriptions: subscribe to at least one topic"));
         }
         let mut subs = Subscriptions::new();
-        for (topic, selector) in b.subscriptions {
+        for (topic, selector) in subscriptions {
             crate::validate::topic_name(&topic)?;
             subs.subscribe(&topic, selector)?;
         }
-        subs.subscribe_retry(&b.config.consumer_group)?;
-        let core = ClientCore::start(b.config.client.clone(), None)?;
+        subs.subscribe_retry(&config.consumer_group)?;
+        let core = ClientCore::start(config.client.clone(), None)?;
         let subscriptions = Arc::new(Mutex::new(subs));
-        let group = b.config.consumer_group.clone();
+        let group = config.consumer_group.clone();
         {
             let subscriptions = subscriptions.clone();
-            let (model, from) = (b.config.message_model, b.config.consume_from_where);
+            let (model, from) = (config.message_model, config.consume_from_where);
             let group = group.clone();
             core.registry.add_consumer(
                 &group.clone(),
@@ -236,9 +204,9 @@ impl ConcurrentConsumer {
         let (commands_tx, commands_rx) = mpsc::channel(16);
         let inner = Arc::new(ConsumerInner {
             offsets: RemoteOffsetStore::new(core.clone(), group.clone()),
-            consume_permits: Arc::new(Semaphore::new(b.config.consume_thread_max)),
+            consume_permits: Arc::new(Semaphore::new(config.consume_thread_max)),
             cancel: core.cancel.child_token(),
-            config: b.config,
+            config,
             core,
             subscriptions,
             listener,
@@ -310,12 +278,42 @@ impl ConcurrentConsumer {
             }
         });
         let guard = Arc::new(DropGuard { inner: inner.clone() });
-        Ok(ConcurrentConsumer { inner, _guard: guard })
+        Ok(ConsumerHandle { inner, _guard: guard })
+    }
+
+    /// Stop: no more pulls; in-flight listener calls finish (up to `await_termination`, then their
+    /// messages are left uncommitted for redelivery); offsets are persisted; orderly queue locks are
+    /// released; the group is unregistered.
+    pub(crate) async fn shutdown(&self) {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // The rebalancer stops every queue task (each persists its offset) before it returns.
+        self.inner.cancel.cancel();
+        let handle = self.inner.rebalancer.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            let wait = self.inner.config.await_termination + Duration::from_secs(10);
+            if tokio::time::timeout(wait, h).await.is_err() {
+                warn!("queue tasks did not stop in time");
+            }
+        }
+        self.inner.core.shutdown(Duration::from_secs(3)).await;
+    }
+}
+
+impl ConcurrentConsumer {
+    /// Start building a consumer with `config`.
+    pub fn builder(config: ConsumerConfig) -> ConsumerBuilder {
+        ConsumerBuilder {
+            config,
+            subscriptions: Vec::new(),
+            listener: None,
+        }
     }
 
     /// This client's id.
     pub fn client_id(&self) -> &str {
-        &self.inner.core.client_id
+        &self.handle.inner.core.client_id
     }
 
     /// The consumer's statistics now: pull and consume counts and rates per topic, and the cache, committed
@@ -330,29 +328,17 @@ impl ConcurrentConsumer {
     /// # }
     /// ```
     pub fn stats(&self) -> ConsumerStats {
-        self.inner.stats()
+        self.handle.inner.stats()
     }
 
     /// Rebalance now instead of at the next 20 s tick.
     pub fn rebalance_now(&self) {
-        self.inner.rebalance_now.notify_one();
+        self.handle.inner.rebalance_now.notify_one();
     }
 
     /// Stop: no more pulls; in-flight listener calls finish (up to `await_termination`, then their
     /// messages are left uncommitted for redelivery); offsets are persisted; the group is unregistered.
     pub async fn shutdown(&self) {
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        // The rebalancer stops every queue task (each persists its offset) before it returns.
-        self.inner.cancel.cancel();
-        let handle = self.inner.rebalancer.lock().ok().and_then(|mut h| h.take());
-        if let Some(h) = handle {
-            let wait = self.inner.config.await_termination + Duration::from_secs(10);
-            if tokio::time::timeout(wait, h).await.is_err() {
-                warn!("queue tasks did not stop in time");
-            }
-        }
-        self.inner.core.shutdown(Duration::from_secs(3)).await;
+        self.handle.shutdown().await;
     }
 }

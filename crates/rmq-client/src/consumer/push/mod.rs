@@ -1,10 +1,18 @@
-//! The push consumer in clustering mode: rebalance, one pull task per assigned queue, a bounded pool of
-//! listener calls, failed messages sent back for retry, offsets committed to the brokers.
+//! The push consumers in clustering mode: rebalance, one pull task per assigned queue, a bounded pool of
+//! listener calls, offsets committed to the brokers. [`ConcurrentConsumer`] calls its listener on many
+//! messages of a queue at once and sends failures back for retry; [`OrderlyConsumer`] holds the
+//! broker's lock of each queue it consumes and calls its listener one batch at a time, in order.
 
 mod broker_requests;
 #[allow(clippy::module_inception)]
 mod consumer;
+mod listeners;
+mod lock;
+mod orderly;
+mod orderly_task;
+mod puller;
 mod queue_task;
 mod rebalance;
 
 pub use consumer::{ConcurrentConsumer, ConsumerBuilder};
+pub use orderly::{OrderlyConsumer, OrderlyConsumerBuilder};

@@ -15,10 +15,15 @@ use rmq_protocol::header::{
 use rmq_protocol::message::{java_string_cmp, MessageQueue};
 use rmq_protocol::{RemotingCommand, RequestCode};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::consumer::ConsumerInner;
+use super::listeners::Listener;
+use super::lock::{by_broker, lock_batch, unlock_batch, QueueLock};
+use super::orderly_task::OrderlyQueueTask;
+use super::puller::sleep_until_opt;
 use super::queue_task::QueueTask;
 use crate::consumer::config::{start_position, StartPosition};
 use crate::consumer::offset_store::ReadOffsetType;
@@ -26,6 +31,10 @@ use crate::error::Result;
 
 /// How often the assignment is recomputed without a trigger (Java `rebalance.waitInterval`).
 const REBALANCE_INTERVAL: Duration = Duration::from_secs(20);
+/// How often an orderly consumer renews its queue locks (Java `rebalance.lockInterval`).
+const LOCK_RENEW_INTERVAL: Duration = Duration::from_secs(20);
+/// How soon an orderly consumer asks again for queues whose lock another client still held.
+const LOCK_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// How many queues this consumer holds, per topic and in all: the queue tasks split the topic and
 /// consumer-wide cache limits by these.
@@ -45,13 +54,18 @@ pub(crate) enum Command {
 
 struct Running {
     cancel: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
+    /// Returns whether every listener call of the queue finished.
+    task: tokio::task::JoinHandle<bool>,
+    /// Orderly consumers: the queue's broker lock.
+    lock: Option<Arc<QueueLock>>,
 }
 
 pub(crate) struct Rebalancer {
     inner: Arc<ConsumerInner>,
     running: HashMap<MessageQueue, Running>,
     commands: mpsc::Receiver<Command>,
+    /// Orderly: when to try again for assigned queues whose lock another client still held.
+    lock_retry_at: Option<Instant>,
 }
 
 impl Rebalancer {
@@ -60,6 +74,7 @@ impl Rebalancer {
             inner,
             running: HashMap::new(),
             commands,
+            lock_retry_at: None,
         }
     }
 
@@ -67,16 +82,24 @@ impl Rebalancer {
         let mut routes = self.inner.core.routes.subscribe();
         let cancel = self.inner.cancel.clone();
         let mut tick = tokio::time::interval(REBALANCE_INTERVAL);
+        let orderly = self.inner.listener.is_orderly();
+        let mut renew = tokio::time::interval_at(Instant::now() + LOCK_RENEW_INTERVAL, LOCK_RENEW_INTERVAL);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => {}
                 _ = self.inner.rebalance_now.notified() => {}
+                _ = sleep_until_opt(self.lock_retry_at), if self.lock_retry_at.is_some() => {}
+                _ = renew.tick(), if orderly => {
+                    self.renew_locks().await;
+                    continue;
+                }
                 changed = routes.changed() => if changed.is_err() { break },
                 Some(cmd) = self.commands.recv() => match cmd {
                     Command::ResetOffsets(table) => self.reset_offsets(table).await,
                 },
             }
+            self.lock_retry_at = None;
             routes.borrow_and_update();
             if let Err(e) = self.rebalance_once().await {
                 debug!(error = %e, "rebalance round incomplete; retrying at the next trigger");
@@ -121,20 +144,48 @@ impl Rebalancer {
         }
         // New queues take their share of the cache limits from the start.
         self.publish_counts(target.iter());
-        let mut added = 0;
-        for mq in target {
-            if self.running.contains_key(&mq) {
-                continue;
+        let new: Vec<MessageQueue> = target
+            .into_iter()
+            .filter(|mq| !self.running.contains_key(mq))
+            .collect();
+        // Orderly: a queue is started only once its broker lock is ours (the previous owner may still
+        // be finishing its batch; try again shortly).
+        let locks = if self.inner.listener.is_orderly() {
+            let locks = self.lock_queues(&new).await;
+            if locks.len() < new.len() {
+                debug!(
+                    waiting = new.len() - locks.len(),
+                    "queues still locked by another client"
+                );
+                self.lock_retry_at = Some(Instant::now() + LOCK_RETRY_DELAY);
             }
+            Some(locks)
+        } else {
+            None
+        };
+        let mut added = 0;
+        for mq in new {
+            let lock = match &locks {
+                Some(l) => match l.get(&mq) {
+                    Some(lock) => Some(lock.clone()),
+                    None => continue,
+                },
+                None => None,
+            };
+            // Read after locking: the previous owner stored its last offset before it unlocked.
             match self.start_offset(&mq).await {
                 Ok(offset) => {
-                    self.start_queue(mq, offset);
+                    self.start_queue(mq, offset, lock);
                     added += 1;
                 }
                 // Not knowing the offset is not "no offset": leave the queue for the next round.
                 Err(e) => {
                     warn!(queue = %mq, error = %e, "cannot read the committed offset; queue not started yet");
                     complete = false;
+                    if let Some(lock) = lock {
+                        drop(lock);
+                        self.unlock(&mq).await;
+                    }
                 }
             }
         }
@@ -173,7 +224,7 @@ impl Rebalancer {
                 r.cancel.cancel();
                 let _ = r.task.await;
                 self.inner.stats.remove_queue(mq);
-                restart.push(mq.clone());
+                restart.push((mq.clone(), r.lock));
             }
             self.inner.offsets.update(mq, *offset, false);
             if let Err(e) = self.inner.offsets.persist(mq).await {
@@ -181,9 +232,9 @@ impl Rebalancer {
             }
             info!(queue = %mq, offset, "offset reset by the broker");
         }
-        for mq in restart {
+        for (mq, lock) in restart {
             if let Some(offset) = self.inner.offsets.read_memory(&mq) {
-                self.start_queue(mq, offset);
+                self.start_queue(mq, offset, lock);
             }
         }
         self.publish_counts(self.running.keys());
@@ -285,24 +336,96 @@ impl Rebalancer {
         Ok(offset)
     }
 
-    fn start_queue(&mut self, mq: MessageQueue, offset: i64) {
+    fn start_queue(&mut self, mq: MessageQueue, offset: i64, lock: Option<Arc<QueueLock>>) {
         let cancel = self.inner.cancel.child_token();
         self.inner.offsets.update(&mq, offset, false);
-        let task = QueueTask::new(self.inner.clone(), mq.clone(), offset, cancel.clone());
-        let handle = tokio::spawn(task.run());
-        self.running.insert(mq, Running { cancel, task: handle });
+        let (inner, c) = (self.inner.clone(), cancel.clone());
+        let task = match (&self.inner.listener, &lock) {
+            (Listener::Orderly(l), Some(lock)) => tokio::spawn(
+                OrderlyQueueTask::new(inner, l.clone(), mq.clone(), offset, lock.clone(), c).run(),
+            ),
+            (Listener::Concurrent(l), _) => {
+                tokio::spawn(QueueTask::new(inner, l.clone(), mq.clone(), offset, c).run())
+            }
+            (Listener::Orderly(_), None) => {
+                warn!(queue = %mq, "orderly queue without a lock not started");
+                return;
+            }
+        };
+        self.running.insert(mq, Running { cancel, task, lock });
     }
 
-    /// Stop `mq`'s task and wait for it: it finishes or abandons in-flight messages, then persists.
+    /// Stop `mq`'s task and wait for it: it finishes or abandons in-flight messages, then persists;
+    /// an orderly queue's lock is released if its last batch finished.
     async fn stop_queue(&mut self, mq: &MessageQueue) {
+        let mut release = false;
         if let Some(r) = self.running.remove(mq) {
             r.cancel.cancel();
-            let _ = r.task.await;
+            let clean = r.task.await.unwrap_or(false);
+            release = r.lock.is_some() && clean;
         }
         self.inner.stats.remove_queue(mq);
         if let Err(e) = self.inner.offsets.persist(mq).await {
             warn!(queue = %mq, error = %e, "could not persist the offset of a removed queue");
         }
         self.inner.offsets.remove(mq);
+        if release {
+            self.unlock(mq).await;
+        }
+    }
+
+    /// Orderly: lock `queues` (one request per broker); returns the granted ones with their lock.
+    async fn lock_queues(&self, queues: &[MessageQueue]) -> HashMap<MessageQueue, Arc<QueueLock>> {
+        let mut out = HashMap::new();
+        for (broker, qs) in by_broker(queues) {
+            match lock_batch(&self.inner, &broker, qs).await {
+                Ok(granted) => {
+                    let now = std::time::Instant::now();
+                    for mq in granted {
+                        let lock = Arc::new(QueueLock::default());
+                        lock.renewed(now);
+                        out.insert(mq, lock);
+                    }
+                }
+                Err(e) => debug!(%broker, error = %e, "lock request failed"),
+            }
+        }
+        out
+    }
+
+    /// Orderly: renew the locks of every held queue (Java `lockAll`, every 20 s).
+    async fn renew_locks(&self) {
+        let held: Vec<MessageQueue> = self
+            .running
+            .iter()
+            .filter(|(_, r)| r.lock.is_some())
+            .map(|(q, _)| q.clone())
+            .collect();
+        for (broker, qs) in by_broker(&held) {
+            match lock_batch(&self.inner, &broker, qs.clone()).await {
+                Ok(granted) => {
+                    let now = std::time::Instant::now();
+                    for mq in qs {
+                        if let Some(lock) = self.running.get(&mq).and_then(|r| r.lock.as_ref()) {
+                            if granted.contains(&mq) {
+                                lock.renewed(now);
+                            } else {
+                                warn!(queue = %mq, "queue lock lost");
+                                lock.lost();
+                            }
+                        }
+                    }
+                }
+                // Not renewed: the locks stay valid until 30 s after their last renewal.
+                Err(e) => debug!(%broker, error = %e, "lock renewal failed"),
+            }
+        }
+    }
+
+    /// Orderly: release `mq`'s broker lock so its next owner takes over at once.
+    async fn unlock(&self, mq: &MessageQueue) {
+        if let Err(e) = unlock_batch(&self.inner, &mq.broker_name, vec![mq.clone()]).await {
+            debug!(queue = %mq, error = %e, "unlock failed; the broker lock expires by itself");
+        }
     }
 }

@@ -1,0 +1,361 @@
+//! One task per queue of an [`OrderlyConsumer`](super::OrderlyConsumer): it pulls while this client
+//! holds the queue's broker lock and hands the listener one batch at a time, lowest offsets first.
+//!
+//! After a successful batch the offset is committed and stored on the broker before the next batch.
+//! A suspended batch is consumed again after the suspend time with its reconsume times increased; a
+//! message suspended `orderly_max_reconsume_times` times goes to the group's DLQ and the queue moves on.
+//! When the lock is not valid (lost, or not renewed for 30 s) nothing is pulled or consumed; the task
+//! tries to lock the queue again every second, and after regaining a lost lock it restarts from the
+//! offset stored on the broker.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmq_protocol::message::{MessageExt, MessageQueue};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::consumer::ConsumerInner;
+use super::listeners::OrderlyListener;
+use super::lock::{lock_batch, QueueLock};
+use super::puller::{publish_cache, send_back, sleep_until_opt, PullFuture, PullOutcome, Pulled, Puller};
+use super::rebalance::QueueCounts;
+use crate::consumer::listener::{ConsumeOrderlyContext, ConsumeOrderlyResult};
+use crate::consumer::process_queue::{ProcessQueue, Thresholds, FLOW_CONTROL_DELAY};
+use crate::consumer::stats::now_ms;
+
+/// Pause between attempts to (re)lock a queue whose lock is not valid.
+const RELOCK_INTERVAL: Duration = Duration::from_secs(1);
+/// Delay level of a send-back that must go straight to the DLQ.
+const TO_DLQ: i32 = -1;
+
+/// What a finished piece of work (listener call, offset store, relock) reports.
+enum Step {
+    /// A listener call ended. `retry` are the messages to consume again (reconsume times already
+    /// increased); empty means the batch is done (consumed, or its poison messages are in the DLQ).
+    Consumed {
+        retry: Vec<MessageExt>,
+        suspend: Duration,
+    },
+    /// The listener call did not run to completion (the runtime is stopping): consume it again.
+    Abandoned,
+    /// The committed offset was stored (or failed to be; it is stored again later).
+    Persisted,
+    /// A relock attempt ended; `restart_at` is the stored offset when a lost lock was regained.
+    Relocked { restart_at: Option<i64> },
+}
+
+type Work = Pin<Box<dyn Future<Output = Step> + Send>>;
+
+pub(crate) struct OrderlyQueueTask {
+    inner: Arc<ConsumerInner>,
+    listener: OrderlyListener,
+    mq: MessageQueue,
+    puller: Puller,
+    pq: ProcessQueue,
+    cancel: CancellationToken,
+    counts: watch::Receiver<QueueCounts>,
+    lock: Arc<QueueLock>,
+    /// Whether the lock was lost since it was last held (regaining it restarts from the broker).
+    lost: bool,
+}
+
+impl OrderlyQueueTask {
+    pub(crate) fn new(
+        inner: Arc<ConsumerInner>,
+        listener: OrderlyListener,
+        mq: MessageQueue,
+        offset: i64,
+        lock: Arc<QueueLock>,
+        cancel: CancellationToken,
+    ) -> Self {
+        let counts = inner.queue_counts.subscribe();
+        let puller = Puller::new(inner.clone(), mq.clone(), offset);
+        OrderlyQueueTask {
+            inner,
+            listener,
+            mq,
+            puller,
+            pq: ProcessQueue::new(),
+            cancel,
+            counts,
+            lock,
+            lost: false,
+        }
+    }
+
+    fn thresholds(&self) -> Thresholds {
+        let counts = self.counts.borrow();
+        let topic = counts.per_topic.get(&self.mq.topic).copied().unwrap_or(1);
+        Thresholds::for_queue(&self.inner.config, topic, counts.all, true)
+    }
+
+    /// Run until cancelled; returns whether the last listener call finished (only then may the
+    /// queue's lock be released: otherwise a new owner could run its listener on the same queue while
+    /// ours is still running).
+    pub(crate) async fn run(mut self) -> bool {
+        let mut pull: Option<PullFuture> = None;
+        let mut pull_at: Option<Instant> = Some(Instant::now());
+        let mut work: Option<Work> = None;
+        let mut consume_at: Option<Instant> = None;
+        let mut relock_at = Instant::now();
+        let batch = self.inner.config.consume_message_batch_max_size.max(1);
+        loop {
+            let now = Instant::now();
+            let locked = self.lock.is_valid(now.into_std());
+            if !locked && !self.lost {
+                debug!(queue = %self.mq, "queue lock not valid; consumption paused");
+                self.lost = true;
+            }
+            if pull.is_none() && locked && pull_at.is_some_and(|t| t <= now) {
+                if self.pq.is_over_thresholds(&self.thresholds()).is_some() {
+                    pull_at = Some(now + FLOW_CONTROL_DELAY);
+                } else {
+                    pull = Some(self.puller.pull());
+                    pull_at = None;
+                }
+            }
+            if work.is_none() && consume_at.is_none_or(|t| t <= now) {
+                if !locked {
+                    if relock_at <= now {
+                        work = Some(self.relock());
+                        relock_at = now + RELOCK_INTERVAL;
+                    }
+                } else {
+                    let msgs = self.pq.take_messages(batch);
+                    if !msgs.is_empty() {
+                        consume_at = None;
+                        work = Some(self.consume(msgs));
+                    }
+                }
+            }
+            let mut wake = consume_at;
+            if pull.is_none() && locked {
+                wake = earliest(wake, pull_at);
+            }
+            if work.is_none() && !locked {
+                wake = earliest(wake, Some(relock_at));
+            }
+            tokio::select! {
+                _ = self.cancel.cancelled() => break,
+                p = async { match pull.as_mut() { Some(p) => p.await, None => std::future::pending().await } }, if pull.is_some() => {
+                    pull = None;
+                    pull_at = Some(self.on_pulled(p));
+                }
+                step = async { match work.as_mut() { Some(w) => w.await, None => std::future::pending().await } }, if work.is_some() => {
+                    work = None;
+                    match self.on_step(step) {
+                        Next::Idle => {}
+                        Next::Work(w) => work = Some(w),
+                        Next::SuspendUntil(t) => consume_at = Some(t),
+                        Next::Restart => {
+                            pull = None;
+                            pull_at = Some(Instant::now());
+                        }
+                    }
+                }
+                _ = sleep_until_opt(wake), if wake.is_some() => {}
+            }
+        }
+        drop(pull);
+        let clean = self.drain(work).await;
+        self.puller.gauge.dropped.store(true, Relaxed);
+        clean
+    }
+
+    /// After cancellation: let the running listener call (and the offset store after it) finish, up to
+    /// `await_termination`. Returns whether it did.
+    async fn drain(&mut self, mut work: Option<Work>) -> bool {
+        let deadline = Instant::now() + self.inner.config.await_termination;
+        while let Some(w) = work.take() {
+            match tokio::time::timeout_at(deadline, w).await {
+                Ok(step) => {
+                    if let Next::Work(next) = self.on_step(step) {
+                        work = Some(next);
+                    }
+                }
+                Err(_) => {
+                    warn!(queue = %self.mq, "orderly listener still running at shutdown; its lock is left to expire on the broker");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn on_pulled(&mut self, pulled: Pulled) -> Instant {
+        let now = Instant::now();
+        let next = match self.puller.on_pulled(pulled) {
+            PullOutcome::Found(msgs) => {
+                self.pq.put_messages(msgs);
+                now + self.inner.config.pull_interval
+            }
+            PullOutcome::Empty => {
+                if self.pq.is_empty() {
+                    self.inner.offsets.update(&self.mq, self.puller.next_offset, true);
+                }
+                now
+            }
+            PullOutcome::OffsetMoved { from, to } => {
+                warn!(queue = %self.mq, from, to, "offset moved");
+                if self.pq.is_empty() {
+                    self.inner.offsets.update(&self.mq, to, false);
+                }
+                now
+            }
+            PullOutcome::Backoff(pause) => now + pause,
+        };
+        self.publish();
+        next
+    }
+
+    fn publish(&self) {
+        publish_cache(&self.puller.gauge, &self.pq, self.puller.next_offset);
+    }
+
+    /// Call the listener on `msgs`, then send messages suspended too often to the DLQ.
+    fn consume(&self, msgs: Vec<MessageExt>) -> Work {
+        let (inner, listener, mq) = (self.inner.clone(), self.listener.clone(), self.mq.clone());
+        let counters = self.puller.counters.clone();
+        Box::pin(async move {
+            let _permit = inner.consume_permits.clone().acquire_owned().await.ok();
+            let n = msgs.len();
+            let ctx = ConsumeOrderlyContext::new(mq.clone());
+            let started = Instant::now();
+            let (result, msgs) = listener.call(msgs, &ctx).await;
+            let took = started.elapsed();
+            if took > inner.config.orderly_consume_timeout {
+                warn!(queue = %mq, ?took, "orderly listener call exceeded orderly_consume_timeout");
+            }
+            if msgs.len() != n {
+                return Step::Abandoned;
+            }
+            if result == ConsumeOrderlyResult::Success {
+                counters.consumed(n, 0, took);
+                return Step::Consumed {
+                    retry: Vec::new(),
+                    suspend: Duration::ZERO,
+                };
+            }
+            counters.consumed(0, n, took);
+            let max = inner.config.orderly_max_reconsume_times;
+            let mut retry = Vec::new();
+            for mut m in msgs {
+                if max >= 0 && m.reconsume_times >= max {
+                    match send_back(&inner, &mq, &m, TO_DLQ, max).await {
+                        Ok(()) => {
+                            warn!(queue = %mq, msg_id = %m.msg_id(), reconsume_times = m.reconsume_times, "message moved to the DLQ");
+                            continue;
+                        }
+                        Err(e) => {
+                            warn!(queue = %mq, error = %e, "could not move a message to the DLQ; consuming it again")
+                        }
+                    }
+                }
+                m.reconsume_times += 1;
+                retry.push(m);
+            }
+            let suspend = ctx.suspend_time(inner.config.suspend_current_queue_time);
+            Step::Consumed { retry, suspend }
+        })
+    }
+
+    /// Try to lock the queue; after a lost lock is regained, read the stored offset to restart from.
+    fn relock(&self) -> Work {
+        let (inner, mq, lock, lost) = (self.inner.clone(), self.mq.clone(), self.lock.clone(), self.lost);
+        Box::pin(async move {
+            let granted = match lock_batch(&inner, &mq.broker_name, vec![mq.clone()]).await {
+                Ok(g) => g.contains(&mq),
+                Err(e) => {
+                    debug!(queue = %mq, error = %e, "relock failed");
+                    false
+                }
+            };
+            if !granted {
+                lock.lost();
+                return Step::Relocked { restart_at: None };
+            }
+            let restart_at = if lost {
+                match inner.offsets.fetch(&mq).await {
+                    Ok(o) => o,
+                    Err(e) => {
+                        debug!(queue = %mq, error = %e, "cannot read the offset after relocking; retrying");
+                        return Step::Relocked { restart_at: None };
+                    }
+                }
+            } else {
+                None
+            };
+            lock.renewed(std::time::Instant::now());
+            Step::Relocked { restart_at }
+        })
+    }
+
+    fn on_step(&mut self, step: Step) -> Next {
+        let next = match step {
+            Step::Consumed { retry, .. } if retry.is_empty() => {
+                self.puller.gauge.last_consume_ms.store(now_ms(), Relaxed);
+                match self.pq.commit() {
+                    Some(offset) if !self.pq.dropped => {
+                        self.inner.offsets.update(&self.mq, offset, false);
+                        let (inner, mq) = (self.inner.clone(), self.mq.clone());
+                        Next::Work(Box::pin(async move {
+                            if let Err(e) = inner.offsets.persist(&mq).await {
+                                debug!(queue = %mq, error = %e, "offset store failed; stored again at the next persist");
+                            }
+                            Step::Persisted
+                        }))
+                    }
+                    _ => Next::Idle,
+                }
+            }
+            Step::Consumed { retry, suspend } => {
+                debug!(queue = %self.mq, count = retry.len(), ?suspend, "batch suspended");
+                self.pq.make_available(retry);
+                Next::SuspendUntil(Instant::now() + suspend)
+            }
+            Step::Abandoned => {
+                self.pq.rollback();
+                Next::Idle
+            }
+            Step::Persisted => Next::Idle,
+            Step::Relocked { restart_at } => {
+                if self.lock.is_valid(std::time::Instant::now()) {
+                    if self.lost {
+                        info!(queue = %self.mq, ?restart_at, "queue lock regained");
+                    }
+                    self.lost = false;
+                    if let Some(offset) = restart_at {
+                        self.pq.clear();
+                        self.puller.next_offset = offset;
+                        self.inner.offsets.update(&self.mq, offset, false);
+                        return Next::Restart;
+                    }
+                }
+                Next::Idle
+            }
+        };
+        self.publish();
+        next
+    }
+}
+
+/// What the loop does after a step.
+enum Next {
+    Idle,
+    Work(Work),
+    SuspendUntil(Instant),
+    Restart,
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
