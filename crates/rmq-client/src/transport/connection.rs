@@ -218,6 +218,9 @@ impl ConnectionHandle {
         }
         match tokio::time::timeout_at(deadline, reply_rx).await {
             Ok(Ok(result)) => result,
+            // The actor forgets a request at its deadline (sweep), possibly a moment before our own
+            // timer fires: that is a timeout, not a lost connection.
+            Ok(Err(_)) if Instant::now() >= deadline => Err(timed_out()),
             Ok(Err(_)) => Err(self.disconnected()),
             Err(_) => Err(timed_out()),
         }

@@ -244,11 +244,15 @@ impl ConsumerHandle {
             .handlers
             .register(RequestCode::NOTIFY_CONSUMER_IDS_CHANGED, tx);
         let weak = Arc::downgrade(&inner);
+        let cancel = inner.cancel.clone();
         inner.core.tracker.spawn(async move {
-            while rx.recv().await.is_some() {
-                match weak.upgrade() {
-                    Some(i) => i.rebalance_now.notify_one(),
-                    None => break,
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    r = rx.recv() => match (r, weak.upgrade()) {
+                        (Some(_), Some(i)) => i.rebalance_now.notify_one(),
+                        _ => break,
+                    },
                 }
             }
         });

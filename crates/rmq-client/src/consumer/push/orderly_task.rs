@@ -31,6 +31,8 @@ use crate::consumer::stats::now_ms;
 
 /// Pause between attempts to (re)lock a queue whose lock is not valid.
 const RELOCK_INTERVAL: Duration = Duration::from_secs(1);
+/// Least time a stopping queue waits for its running batch before leaving its lock to expire.
+const MIN_DRAIN: Duration = Duration::from_secs(3);
 /// Delay level of a send-back that must go straight to the DLQ.
 const TO_DLQ: i32 = -1;
 
@@ -171,7 +173,10 @@ impl OrderlyQueueTask {
     /// After cancellation: let the running listener call (and the offset store after it) finish, up to
     /// `await_termination`. Returns whether it did.
     async fn drain(&mut self, mut work: Option<Work>) -> bool {
-        let deadline = Instant::now() + self.inner.config.await_termination;
+        // Releasing the lock needs the batch to end, so wait for it at least a little even when
+        // await_termination is zero (Java waits 1 s for the queue's consume lock).
+        let wait = self.inner.config.await_termination.max(MIN_DRAIN);
+        let deadline = Instant::now() + wait;
         while let Some(w) = work.take() {
             match tokio::time::timeout_at(deadline, w).await {
                 Ok(step) => {

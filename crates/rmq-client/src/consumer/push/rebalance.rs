@@ -91,7 +91,10 @@ impl Rebalancer {
                 _ = self.inner.rebalance_now.notified() => {}
                 _ = sleep_until_opt(self.lock_retry_at), if self.lock_retry_at.is_some() => {}
                 _ = renew.tick(), if orderly => {
-                    self.renew_locks().await;
+                    // A failed renewal is retried soon: a lock is only valid 30 s after its last one.
+                    if !self.renew_locks().await {
+                        renew.reset_after(LOCK_RETRY_DELAY * 2);
+                    }
                     continue;
                 }
                 changed = routes.changed() => if changed.is_err() { break },
@@ -393,8 +396,10 @@ impl Rebalancer {
         out
     }
 
-    /// Orderly: renew the locks of every held queue (Java `lockAll`, every 20 s).
-    async fn renew_locks(&self) {
+    /// Orderly: renew the locks of every held queue (Java `lockAll`, every 20 s). Returns false when a
+    /// broker could not be asked.
+    async fn renew_locks(&self) -> bool {
+        let mut complete = true;
         let held: Vec<MessageQueue> = self
             .running
             .iter()
@@ -417,9 +422,13 @@ impl Rebalancer {
                     }
                 }
                 // Not renewed: the locks stay valid until 30 s after their last renewal.
-                Err(e) => debug!(%broker, error = %e, "lock renewal failed"),
+                Err(e) => {
+                    debug!(%broker, error = %e, "lock renewal failed");
+                    complete = false;
+                }
             }
         }
+        complete
     }
 
     /// Orderly: release `mq`'s broker lock so its next owner takes over at once.
