@@ -176,3 +176,56 @@ impl BlockingConsumer {
         }
     }
 }
+
+/// An [`OrderlyConsumer`](crate::consumer::OrderlyConsumer) for programs without an async runtime.
+///
+/// ```no_run
+/// use rmq_client::blocking::BlockingOrderlyConsumer;
+/// use rmq_client::consumer::{ConsumeOrderlyContext, ConsumeOrderlyResult, ConsumerConfig, OrderlyConsumer};
+/// use rmq_protocol::message::MessageExt;
+///
+/// let mut config = ConsumerConfig::new("ledger");
+/// config.client.namesrv_addr = "127.0.0.1:9876".into();
+/// let consumer = BlockingOrderlyConsumer::start(
+///     OrderlyConsumer::builder(config)
+///         .subscribe("account_events", "*")
+///         .listener(|msgs: &[MessageExt], _: &mut ConsumeOrderlyContext| {
+///             println!("{} in order", msgs.len());
+///             ConsumeOrderlyResult::Success
+///         }),
+/// )?;
+/// consumer.shutdown();
+/// # Ok::<(), rmq_client::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct BlockingOrderlyConsumer {
+    rt: Arc<tokio::runtime::Runtime>,
+    consumer: crate::consumer::OrderlyConsumer,
+}
+
+impl BlockingOrderlyConsumer {
+    /// Start the consumer described by `builder` on a private runtime.
+    pub fn start(builder: crate::consumer::OrderlyConsumerBuilder) -> Result<Self> {
+        outside_runtime()?;
+        let rt = Arc::new(runtime()?);
+        let consumer = rt.block_on(builder.start())?;
+        Ok(BlockingOrderlyConsumer { rt, consumer })
+    }
+
+    /// The async consumer underneath.
+    pub fn as_async(&self) -> &crate::consumer::OrderlyConsumer {
+        &self.consumer
+    }
+
+    /// See [`OrderlyConsumer::stats`](crate::consumer::OrderlyConsumer::stats).
+    pub fn stats(&self) -> crate::consumer::ConsumerStats {
+        self.consumer.stats()
+    }
+
+    /// See [`OrderlyConsumer::shutdown`](crate::consumer::OrderlyConsumer::shutdown).
+    pub fn shutdown(&self) {
+        if outside_runtime().is_ok() {
+            self.rt.block_on(self.consumer.shutdown());
+        }
+    }
+}

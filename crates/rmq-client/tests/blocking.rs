@@ -101,3 +101,64 @@ fn blocking_consumer_receives_on_its_own_threads() {
     assert_eq!(ok(&consumer), 100, "{:?}", consumer.stats());
     consumer.shutdown();
 }
+
+#[test]
+fn blocking_orderly_consumer_keeps_queue_order() {
+    use rmq_client::blocking::BlockingOrderlyConsumer;
+    use rmq_client::consumer::{
+        ConsumeFromWhere, ConsumeOrderlyContext, ConsumeOrderlyResult, ConsumerConfig, OrderlyConsumer,
+    };
+    use rmq_protocol::message::MessageExt;
+    use std::time::{Duration, Instant};
+
+    let ns = support::cluster().namesrv_addr();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let topic = rt.block_on(support::topic_with_queues("blockingo", 1));
+    drop(rt);
+    let producer =
+        BlockingProducer::start(Producer::builder(support::unique("bp")).name_server(&ns)).unwrap();
+    for i in 0..50 {
+        producer.send(Message::new(&topic, format!("{i}"))).unwrap();
+    }
+    producer.shutdown();
+
+    let mut config = ConsumerConfig::new(support::unique("bo"));
+    config.client.namesrv_addr = ns;
+    config.consume_from_where = ConsumeFromWhere::ConsumeFromFirstOffset;
+    let (tx, rx) = std::sync::mpsc::channel::<(String, i64)>();
+    let tx = std::sync::Mutex::new(tx);
+    let consumer =
+        BlockingOrderlyConsumer::start(OrderlyConsumer::builder(config).subscribe(&topic, "*").listener(
+            move |msgs: &[MessageExt], ctx: &mut ConsumeOrderlyContext| {
+                let tx = tx.lock().unwrap();
+                for m in msgs {
+                    let body = String::from_utf8_lossy(&m.body).into_owned();
+                    tx.send((
+                        format!("{}:{body}", ctx.message_queue().broker_name),
+                        m.queue_offset,
+                    ))
+                    .unwrap();
+                }
+                ConsumeOrderlyResult::Success
+            },
+        ))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut got = Vec::new();
+    while got.len() < 50 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        got.push(
+            rx.recv_timeout(left)
+                .unwrap_or_else(|e| panic!("{} of 50: {e}", got.len())),
+        );
+    }
+    consumer.shutdown();
+    // Two queues (one per broker): within each, offsets strictly increase.
+    let mut last: std::collections::HashMap<String, i64> = Default::default();
+    for (queue_body, offset) in &got {
+        let broker = queue_body.split(':').next().unwrap().to_owned();
+        if let Some(prev) = last.insert(broker.clone(), *offset) {
+            assert!(*offset > prev, "{broker}: offset {offset} after {prev}");
+        }
+    }
+}
