@@ -112,7 +112,10 @@ pub struct ConsumerConfig {
     /// Queue offsets sent per burst in one persist round, so a consumer with many queues spreads its
     /// UPDATE_CONSUMER_OFFSET requests: 10.
     pub persist_batch_size: usize,
-    /// Directory of the local offset files used when BROADCASTING: `~/.rocketmq/offsets`.
+    /// Directory of the local offset files used when BROADCASTING: `~/.rocketmq/offsets`. Each
+    /// client and group has its own file, `<dir>/<client id>/<group>/offsets.json` (with a `.bak` of
+    /// the previous version); set `client.instance_name` so the client id — and the file — stays the
+    /// same across restarts (the default instance name includes the process id, as in Java).
     pub offset_store_path: PathBuf,
     /// Most messages waiting for a free listener slot (submitted by queue tasks, not yet being
     /// consumed); a queue task waits for room before submitting more: 10000.

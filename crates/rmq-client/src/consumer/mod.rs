@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod listener;
+mod local_offsets;
 mod offset_store;
 pub mod process_queue;
 pub mod push;

@@ -1,5 +1,6 @@
-//! `RemoteOffsetStore`: a clustering consumer group's committed offsets, kept in memory and stored on
-//! the brokers (QUERY_CONSUMER_OFFSET / UPDATE_CONSUMER_OFFSET to the queue's master).
+//! `OffsetStore`: a consumer group's committed offsets, kept in memory and stored on the brokers
+//! (CLUSTERING: QUERY_CONSUMER_OFFSET / UPDATE_CONSUMER_OFFSET to the queue's master, Java
+//! `RemoteBrokerOffsetStore`) or in a local file (BROADCASTING, Java `LocalFileOffsetStore`).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -13,10 +14,11 @@ use rmq_protocol::{RemotingCommand, RequestCode, ResponseCode};
 use tracing::debug;
 
 use crate::client::ClientCore;
+use crate::consumer::local_offsets::{Loaded, LocalOffsetFile};
 use crate::consumer::stats::{now_ms, OffsetCounters, OffsetStoreMetrics};
 use crate::error::{Error, Result};
 
-/// Where [`RemoteOffsetStore::read`] looks (Java `ReadOffsetType`).
+/// Where [`OffsetStore::read`] looks (Java `ReadOffsetType`).
 #[allow(dead_code)] // the push consumer reads memory first; the pull consumer (#6) uses the others
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReadOffsetType {
@@ -30,21 +32,72 @@ pub(crate) enum ReadOffsetType {
 
 /// Committed offsets of one consumer group: the next offset to consume for each queue.
 #[derive(Debug)]
-pub(crate) struct RemoteOffsetStore {
+pub(crate) struct OffsetStore {
     core: Arc<ClientCore>,
     group: String,
     table: Mutex<HashMap<MessageQueue, i64>>,
     counters: OffsetCounters,
+    /// BROADCASTING: the local file and what it holds.
+    local: Option<Local>,
 }
 
-impl RemoteOffsetStore {
-    pub(crate) fn new(core: Arc<ClientCore>, group: String) -> Self {
-        RemoteOffsetStore {
+#[derive(Debug)]
+struct Local {
+    file: LocalOffsetFile,
+    stored: Mutex<HashMap<MessageQueue, i64>>,
+}
+
+impl OffsetStore {
+    /// Offsets stored on the brokers.
+    pub(crate) fn remote(core: Arc<ClientCore>, group: String) -> Self {
+        OffsetStore {
             core,
             group,
             table: Mutex::new(HashMap::new()),
             counters: OffsetCounters::default(),
+            local: None,
         }
+    }
+
+    /// Offsets stored in `file`, loaded now (see [`Loaded`]: damage is logged, never fatal).
+    pub(crate) fn local(core: Arc<ClientCore>, group: String, file: LocalOffsetFile) -> Self {
+        let stored = match file.load() {
+            Loaded::Main(t) | Loaded::Backup(t) => t,
+            Loaded::Missing | Loaded::Unusable => HashMap::new(),
+        };
+        OffsetStore {
+            local: Some(Local {
+                file,
+                stored: Mutex::new(stored),
+            }),
+            ..Self::remote(core, group)
+        }
+    }
+
+    /// BROADCASTING: merge memory into the file's table and write it (on the blocking pool).
+    async fn save_local(&self, local: &Local) -> Result<()> {
+        let table = {
+            let mut stored = local
+                .stored
+                .lock()
+                .map_err(|_| Error::invalid("offset table poisoned"))?;
+            for (mq, o) in self.snapshot() {
+                stored.insert(mq, o);
+            }
+            stored.clone()
+        };
+        let file = local.file.clone();
+        let res = tokio::task::spawn_blocking(move || file.save(&table))
+            .await
+            .map_err(|e| Error::new(crate::ErrorKind::Io).with_context(format!("offset file writer: {e}")))
+            .and_then(|r| {
+                r.map_err(|e| {
+                    Error::new(crate::ErrorKind::Io)
+                        .with_context(format!("writing {}: {e}", local.file.path().display()))
+                })
+            });
+        self.count_persist(res.is_ok());
+        res
     }
 
     /// Set the in-memory offset of `mq`. With `increase_only` a smaller offset is ignored (an out-of-order
@@ -107,6 +160,10 @@ impl RemoteOffsetStore {
     /// The offset the broker stores for `mq`: `Ok(None)` when it has none. Any failure is an error — never
     /// "no offset" — so that a queue is not started from a guessed position.
     pub(crate) async fn fetch(&self, mq: &MessageQueue) -> Result<Option<i64>> {
+        if let Some(local) = &self.local {
+            self.counters.fetched.fetch_add(1, Relaxed);
+            return Ok(local.stored.lock().ok().and_then(|t| t.get(mq).copied()));
+        }
         let res = self.fetch_inner(mq).await;
         match &res {
             Ok(_) => self.counters.fetched.fetch_add(1, Relaxed),
@@ -148,6 +205,9 @@ impl RemoteOffsetStore {
         let Some(offset) = self.read_memory(mq) else {
             return Ok(());
         };
+        if let Some(local) = &self.local {
+            return self.save_local(local).await;
+        }
         let res = match self.update_request(mq, offset).await {
             Ok((addr, cmd)) => self
                 .core
@@ -172,6 +232,12 @@ impl RemoteOffsetStore {
 
     /// Write every in-memory offset to its broker (oneway, as the Java client's periodic persist does).
     pub(crate) async fn persist_all_oneway(&self) {
+        if let Some(local) = &self.local {
+            if let Err(e) = self.save_local(local).await {
+                tracing::warn!(error = %e, "could not write the offset file; retrying at the next persist");
+            }
+            return;
+        }
         for (mq, offset) in self.snapshot() {
             match self.update_request(&mq, offset).await {
                 Ok((addr, cmd)) => {

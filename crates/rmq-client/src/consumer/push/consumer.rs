@@ -16,7 +16,8 @@ use super::rebalance::{Command, QueueCounts, Rebalancer};
 use crate::client::ClientCore;
 use crate::consumer::config::{ConsumerConfig, MessageModel};
 use crate::consumer::listener::{AsyncMessageListener, MessageListener};
-use crate::consumer::offset_store::RemoteOffsetStore;
+use crate::consumer::local_offsets::LocalOffsetFile;
+use crate::consumer::offset_store::OffsetStore;
 use crate::consumer::selector::{MessageSelector, Subscriptions};
 use crate::consumer::stats::{ConsumerStats, StatsRecorder};
 use crate::error::{Error, Result};
@@ -26,7 +27,7 @@ pub(crate) struct ConsumerInner {
     pub(crate) core: Arc<ClientCore>,
     pub(crate) subscriptions: Arc<Mutex<Subscriptions>>,
     pub(crate) listener: Listener,
-    pub(crate) offsets: RemoteOffsetStore,
+    pub(crate) offsets: OffsetStore,
     pub(crate) rebalance_now: Notify,
     /// Bounds concurrent listener calls (consume_thread_max).
     pub(crate) consume_permits: Arc<Semaphore>,
@@ -47,6 +48,12 @@ pub(crate) struct ConsumerInner {
 impl ConsumerInner {
     pub(crate) fn group(&self) -> &str {
         &self.config.consumer_group
+    }
+
+    /// Whether every consumer of the group gets every message (offsets in a local file, nothing sent
+    /// back, no queue locks).
+    pub(crate) fn broadcasting(&self) -> bool {
+        self.config.message_model == MessageModel::Broadcasting
     }
 
     pub(crate) fn stats(&self) -> ConsumerStats {
@@ -168,11 +175,6 @@ impl ConsumerHandle {
         listener: Listener,
     ) -> Result<Self> {
         config.validate()?;
-        if config.message_model != MessageModel::Clustering {
-            return Err(Error::invalid(
-                "message_model: only CLUSTERING is supported by this consumer so far",
-            ));
-        }
         if subscriptions.is_empty() {
             return Err(Error::invalid("subscriptions: subscribe to at least one topic"));
         }
@@ -181,7 +183,10 @@ impl ConsumerHandle {
             crate::validate::topic_name(&topic)?;
             subs.subscribe(&topic, selector)?;
         }
-        subs.subscribe_retry(&config.consumer_group)?;
+        // Broadcasting sends nothing back, so it has no retry topic to read (as in Java).
+        if config.message_model == MessageModel::Clustering {
+            subs.subscribe_retry(&config.consumer_group)?;
+        }
         let core = ClientCore::start(config.client.clone(), None)?;
         let subscriptions = Arc::new(Mutex::new(subs));
         let group = config.consumer_group.clone();
@@ -203,7 +208,13 @@ impl ConsumerHandle {
         }
         let (commands_tx, commands_rx) = mpsc::channel(16);
         let inner = Arc::new(ConsumerInner {
-            offsets: RemoteOffsetStore::new(core.clone(), group.clone()),
+            offsets: match config.message_model {
+                MessageModel::Clustering => OffsetStore::remote(core.clone(), group.clone()),
+                MessageModel::Broadcasting => {
+                    let file = LocalOffsetFile::new(&config.offset_store_path, &core.client_id, &group);
+                    OffsetStore::local(core.clone(), group.clone(), file)
+                }
+            },
             consume_permits: Arc::new(Semaphore::new(config.consume_thread_max)),
             cancel: core.cancel.child_token(),
             config,

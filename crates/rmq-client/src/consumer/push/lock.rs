@@ -23,9 +23,19 @@ use crate::error::Result;
 pub(crate) struct QueueLock {
     locked: AtomicBool,
     renewed: Mutex<Option<Instant>>,
+    /// Broadcasting: no broker lock is needed; always valid.
+    permanent: bool,
 }
 
 impl QueueLock {
+    /// A lock that is always valid (broadcasting consumers take no broker locks).
+    pub(crate) fn permanent() -> Self {
+        QueueLock {
+            permanent: true,
+            ..Default::default()
+        }
+    }
+
     /// The broker confirmed the lock at `at`.
     pub(crate) fn renewed(&self, at: Instant) {
         if let Ok(mut r) = self.renewed.lock() {
@@ -41,13 +51,14 @@ impl QueueLock {
 
     /// Whether the queue may be consumed now: locked and renewed within the last 30 s.
     pub(crate) fn is_valid(&self, now: Instant) -> bool {
-        self.locked.load(Relaxed)
-            && self
-                .renewed
-                .lock()
-                .ok()
-                .and_then(|r| *r)
-                .is_some_and(|t| now.saturating_duration_since(t) <= REBALANCE_LOCK_MAX_LIVE_TIME)
+        self.permanent
+            || self.locked.load(Relaxed)
+                && self
+                    .renewed
+                    .lock()
+                    .ok()
+                    .and_then(|r| *r)
+                    .is_some_and(|t| now.saturating_duration_since(t) <= REBALANCE_LOCK_MAX_LIVE_TIME)
     }
 }
 

@@ -140,7 +140,7 @@ impl QueueTask {
                     wake_at = Some(self.on_pulled(res));
                 }
                 _ = sleep_until_opt(wake_at), if pull.is_none() && wake_at.is_some() => {}
-                _ = scan.tick() => self.send_back_expired(timeout),
+                _ = scan.tick(), if !self.inner.broadcasting() => self.send_back_expired(timeout),
             }
         }
         drop(pull);
@@ -334,6 +334,19 @@ async fn consume(
     counters.consumed(acked, msgs.len() - acked, started.elapsed());
     let mut done: Vec<i64> = msgs[..acked].iter().map(|m| m.queue_offset).collect();
     let mut retry_locally = Vec::new();
+    if inner.broadcasting() {
+        // Broadcasting redelivers nothing (as in Java): a failed message is dropped, loudly.
+        for m in &msgs[acked..] {
+            warn!(msg_id = %m.msg_id(), queue = %mq, "broadcast message failed; it is not redelivered");
+        }
+        done.extend(msgs[acked..].iter().map(|m| m.queue_offset));
+        return Consumed {
+            done,
+            retry_locally: Vec::new(),
+            listener_call: true,
+            expired: Vec::new(),
+        };
+    }
     for m in &msgs[acked..] {
         let max = inner.config.effective_max_reconsume_times();
         match send_back(inner, mq, m, ctx.delay_level_when_next_consume(), max).await {

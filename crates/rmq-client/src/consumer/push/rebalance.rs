@@ -90,7 +90,7 @@ impl Rebalancer {
                 _ = tick.tick() => {}
                 _ = self.inner.rebalance_now.notified() => {}
                 _ = sleep_until_opt(self.lock_retry_at), if self.lock_retry_at.is_some() => {}
-                _ = renew.tick(), if orderly => {
+                _ = renew.tick(), if orderly && !self.inner.broadcasting() => {
                     // A failed renewal is retried soon: a lock is only valid 30 s after its last one.
                     if !self.renew_locks().await {
                         renew.reset_after(LOCK_RETRY_DELAY * 2);
@@ -250,6 +250,9 @@ impl Rebalancer {
         if mq_all.is_empty() {
             return Ok(Vec::new());
         }
+        if self.inner.broadcasting() {
+            return Ok(mq_all);
+        }
         let mut cids = self.consumer_ids(&route).await?;
         cids.sort_by(|a, b| java_string_cmp(a, b));
         let me = &self.inner.core.client_id;
@@ -380,6 +383,13 @@ impl Rebalancer {
     /// Orderly: lock `queues` (one request per broker); returns the granted ones with their lock.
     async fn lock_queues(&self, queues: &[MessageQueue]) -> HashMap<MessageQueue, Arc<QueueLock>> {
         let mut out = HashMap::new();
+        // Broadcasting: every consumer reads every queue; no broker locks (as in Java).
+        if self.inner.broadcasting() {
+            for mq in queues {
+                out.insert(mq.clone(), Arc::new(QueueLock::permanent()));
+            }
+            return out;
+        }
         for (broker, qs) in by_broker(queues) {
             match lock_batch(&self.inner, &broker, qs).await {
                 Ok(granted) => {
@@ -433,6 +443,9 @@ impl Rebalancer {
 
     /// Orderly: release `mq`'s broker lock so its next owner takes over at once.
     async fn unlock(&self, mq: &MessageQueue) {
+        if self.inner.broadcasting() {
+            return;
+        }
         if let Err(e) = unlock_batch(&self.inner, &mq.broker_name, vec![mq.clone()]).await {
             debug!(queue = %mq, error = %e, "unlock failed; the broker lock expires by itself");
         }
