@@ -3,8 +3,8 @@
 //! Java's `DefaultMQProducer` sends, our decoder reads back identically.
 //!
 //! The Java programs live in `tests/java/interop/` (plain sources, no build tool). They are compiled with
-//! `javac` against the test kit's RocketMQ jars once per test binary run, run with the kit's JVM flags, and
-//! print one JSON object per message on stdout (lines starting with `@@INTEROP `).
+//! `javac` against the test kit's RocketMQ jars once per test binary run, run with the kit's JVM flags
+//! (`support/java.rs`), and print one JSON object per message on stdout (lines starting with `@@INTEROP `).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 // `support/mod.rs` declares its helpers `pub`, which `unreachable_pub` flags in every test that uses it.
 #![allow(unreachable_pub)]
@@ -12,11 +12,7 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::OsString;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rmq_client::producer::{Producer, SendResult, SendStatus};
@@ -24,22 +20,13 @@ use rmq_protocol::message::{
     body_crc, properties as prop, sysflag, CompressionType, Message, MessageExt, MessageQueue,
 };
 use serde::Deserialize;
+use support::java::{java_classes, java_command, tail, work_dir};
 use support::*;
 
-/// Where the Java sources are.
-const JAVA_SOURCES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/java/interop");
 /// Prefix of the result lines the Java programs print (see `InteropJson.java`).
 const LINE_PREFIX: &str = "@@INTEROP ";
 /// A Java program still running after this long is killed and the test fails.
 const JAVA_TIMEOUT: Duration = Duration::from_secs(60);
-/// JVM options of the interop programs (on top of the kit's module flags and quiet logging).
-const JVM_ARGS: &[&str] = &[
-    "-Xmx256m",
-    "-Xms32m",
-    "-XX:+UseSerialGC",
-    "-XX:TieredStopAtLevel=1",
-    "-Dfile.encoding=UTF-8",
-];
 /// Properties Java's consumer adds to every message after a pull (`PullAPIWrapper.processPullResult`).
 const CONSUMER_ADDED: &[&str] = &[prop::MIN_OFFSET, prop::MAX_OFFSET];
 /// Properties the 5.5.0 broker adds when it stores a single (non-batch) message.
@@ -48,103 +35,6 @@ const BROKER_ADDED: &[&str] = &[prop::CLUSTER, prop::MSG_REGION, prop::TRACE_SWI
 // ---------------------------------------------------------------------------------------------------
 // Running the Java programs
 // ---------------------------------------------------------------------------------------------------
-
-/// This run's scratch directory (per process; directories of dead runs are removed).
-fn work_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop_java");
-        if let Ok(entries) = fs::read_dir(&base) {
-            for e in entries.flatten() {
-                let stale = e
-                    .file_name()
-                    .to_str()
-                    .and_then(|n| n.parse::<u32>().ok())
-                    .is_some_and(|pid| {
-                        pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
-                    });
-                if stale {
-                    let _ = fs::remove_dir_all(e.path());
-                }
-            }
-        }
-        let dir = base.join(std::process::id().to_string());
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    })
-}
-
-fn javac() -> PathBuf {
-    let runtime = cluster().runtime();
-    let sibling = runtime.java().with_file_name("javac");
-    if sibling.is_file() {
-        sibling
-    } else {
-        PathBuf::from("javac")
-    }
-}
-
-/// Compiles `tests/java/interop/*.java` once per test binary run; returns the classes directory.
-fn java_classes() -> &'static Path {
-    static CLASSES: OnceLock<PathBuf> = OnceLock::new();
-    CLASSES.get_or_init(|| {
-        let out = work_dir().join("classes");
-        fs::create_dir_all(&out).unwrap();
-        let mut sources: Vec<PathBuf> = fs::read_dir(JAVA_SOURCES)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "java"))
-            .collect();
-        sources.sort();
-        assert!(!sources.is_empty(), "no Java sources in {JAVA_SOURCES}");
-        let javac = javac();
-        let started = Instant::now();
-        let output = Command::new(&javac)
-            .args(["-encoding", "UTF-8", "-nowarn", "-d"])
-            .arg(&out)
-            .arg("-cp")
-            .arg(cluster().java_classpath())
-            .args(&sources)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", javac.display()));
-        assert!(
-            output.status.success(),
-            "javac failed ({}):\n{}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        eprintln!("compiled the Java interop programs in {:?}", started.elapsed());
-        out
-    })
-}
-
-/// The kit's `java` command for `main` (module flags, quiet client logging, `user.home` in the cluster
-/// directory) with `classes` appended to its class path.
-fn java_command(classes: &Path, main: &str) -> Command {
-    let base = cluster().java_command(main, JVM_ARGS);
-    let mut cmd = Command::new(base.get_program());
-    let mut args = base.get_args();
-    while let Some(arg) = args.next() {
-        cmd.arg(arg);
-        if arg == "-cp" || arg == "-classpath" {
-            let mut cp = OsString::from(args.next().expect("class path after -cp"));
-            cp.push(":");
-            cp.push(classes);
-            cmd.arg(cp);
-        }
-    }
-    for (key, value) in base.get_envs() {
-        match value {
-            Some(v) => cmd.env(key, v),
-            None => cmd.env_remove(key),
-        };
-    }
-    cmd.stdin(Stdio::null());
-    cmd
-}
 
 /// Runs `main` with `args`, kills it after [`JAVA_TIMEOUT`], and returns its result lines parsed as `T`.
 /// Panics with the program's output when it fails, times out or prints something unparsable.
@@ -199,11 +89,6 @@ async fn run_java<T: for<'de> Deserialize<'de>>(main: &str, args: &[&str]) -> Ve
     let _ = fs::remove_file(&stdout_path);
     let _ = fs::remove_file(&stderr_path);
     results
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 fn unhex(hex: &str) -> Vec<u8> {

@@ -1,6 +1,14 @@
 //! Helpers shared by the integration tests: a cluster handle, topic creation, and a raw reader that
 //! pulls back everything stored in a topic with plain PULL_MESSAGE requests.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr
+)]
+
+pub mod java;
 
 use std::time::Duration;
 
