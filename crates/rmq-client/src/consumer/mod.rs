@@ -17,6 +17,9 @@ pub use listener::{
     ConsumeOrderlyResult, ConsumeResult, MessageListener, OrderlyMessageListener,
 };
 pub use process_queue::ProcessQueue;
-pub use push::{ConcurrentConsumer, ConsumerBuilder, OrderlyConsumer, OrderlyConsumerBuilder};
+pub use push::{
+    ConcurrentConsumer, ConsumerBuilder, LitePullConsumer, LitePullConsumerBuilder, MessageStream,
+    OrderlyConsumer, OrderlyConsumerBuilder,
+};
 pub use selector::{ExpressionType, MessageSelector, Subscriptions};
 pub use stats::{ConsumerStats, OffsetStoreMetrics, QueueStats, TopicStats};

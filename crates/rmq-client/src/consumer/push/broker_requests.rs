@@ -227,6 +227,7 @@ async fn consume_directly(inner: &ConsumerInner, cmd: &RemotingCommand) -> Answe
             ConsumeOrderlyResult::Success => CMResult::Success,
             ConsumeOrderlyResult::SuspendCurrentQueueAMoment => CMResult::Later,
         },
+        Listener::Pull(_) => return refused("a pull consumer has no listener to consume with"),
     };
     info!(msg_id = ?h.msg_id, ?consume_result, "message consumed on the broker's request");
     let r = ConsumeMessageDirectlyResult {

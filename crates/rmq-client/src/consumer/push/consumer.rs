@@ -184,7 +184,7 @@ impl ConsumerHandle {
             subs.subscribe(&topic, selector)?;
         }
         // Broadcasting sends nothing back, so it has no retry topic to read (as in Java).
-        if config.message_model == MessageModel::Clustering {
+        if config.message_model == MessageModel::Clustering && !listener.is_pull() {
             subs.subscribe_retry(&config.consumer_group)?;
         }
         let core = ClientCore::start(config.client.clone(), None)?;
@@ -193,12 +193,17 @@ impl ConsumerHandle {
         {
             let subscriptions = subscriptions.clone();
             let (model, from) = (config.message_model, config.consume_from_where);
+            let consume_type = if listener.is_pull() {
+                ConsumeType::ConsumeActively
+            } else {
+                ConsumeType::ConsumePassively
+            };
             let group = group.clone();
             core.registry.add_consumer(
                 &group.clone(),
                 Arc::new(move || ConsumerData {
                     consume_from_where: from,
-                    consume_type: ConsumeType::ConsumePassively,
+                    consume_type,
                     group_name: group.clone(),
                     message_model: model,
                     subscription_data_set: subscriptions.lock().map(|s| s.to_vec()).unwrap_or_default(),

@@ -5,22 +5,28 @@ use std::sync::Arc;
 
 use rmq_protocol::message::MessageExt;
 
+use super::prefetch::PrefetchShared;
 use crate::consumer::listener::{
     run_guarded, run_guarded_async, run_guarded_orderly, run_guarded_orderly_async, AsyncMessageListener,
     AsyncOrderlyMessageListener, ConsumeContext, ConsumeOrderlyContext, ConsumeOrderlyResult, ConsumeResult,
     MessageListener, OrderlyMessageListener,
 };
 
-/// A consumer's listener: concurrent or orderly.
+/// Who consumes a consumer's messages: a concurrent or orderly listener, or `poll` (lite pull).
 #[derive(Clone)]
 pub(crate) enum Listener {
     Concurrent(ConcurrentListener),
     Orderly(OrderlyListener),
+    Pull(Arc<PrefetchShared>),
 }
 
 impl Listener {
     pub(crate) fn is_orderly(&self) -> bool {
         matches!(self, Listener::Orderly(_))
+    }
+
+    pub(crate) fn is_pull(&self) -> bool {
+        matches!(self, Listener::Pull(_))
     }
 }
 

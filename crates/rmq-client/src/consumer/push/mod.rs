@@ -7,12 +7,16 @@ mod broker_requests;
 #[allow(clippy::module_inception)]
 mod consumer;
 mod listeners;
+mod lite_pull;
 mod lock;
 mod orderly;
 mod orderly_task;
+mod prefetch;
 mod puller;
+mod queue_offsets;
 mod queue_task;
 mod rebalance;
 
 pub use consumer::{ConcurrentConsumer, ConsumerBuilder};
+pub use lite_pull::{LitePullConsumer, LitePullConsumerBuilder, MessageStream};
 pub use orderly::{OrderlyConsumer, OrderlyConsumerBuilder};

@@ -94,6 +94,7 @@ impl Puller {
         let offset = self.next_offset;
         let commit = self.inner.offsets.read_memory(&self.mq).unwrap_or(0);
         let pull_from = self.pull_from;
+        let lite = self.inner.listener.is_pull();
         Box::pin(async move {
             let result = async {
                 let found = inner
@@ -114,9 +115,13 @@ impl Puller {
                     ),
                 };
                 let mut sys_flag = sysflag::pull::SUSPEND;
-                // A slave does not take commits (Java clears the flag when pulling from one).
-                if commit > 0 && !slave {
+                // A slave does not take commits (Java clears the flag when pulling from one). A lite
+                // pull consumer commits explicitly and sends its subscription with every pull.
+                if commit > 0 && !slave && !lite {
                     sys_flag |= sysflag::pull::COMMIT_OFFSET;
+                }
+                if lite {
+                    sys_flag |= sysflag::pull::SUBSCRIPTION | sysflag::pull::LITE_PULL;
                 }
                 let h = PullMessageRequestHeader {
                     consumer_group: inner.group().to_owned(),
@@ -127,6 +132,14 @@ impl Puller {
                     sys_flag,
                     commit_offset: commit,
                     suspend_timeout_millis: SUSPEND.as_millis() as i64,
+                    subscription: if lite {
+                        Some(
+                            sub.as_ref()
+                                .map_or_else(|| "*".to_owned(), |s| s.sub_string.clone()),
+                        )
+                    } else {
+                        None
+                    },
                     sub_version: sub.as_ref().map_or(0, |s| s.sub_version),
                     expression_type: sub.as_ref().map(|s| s.expression_type.as_str().to_owned()),
                     bname: Some(mq.broker_name.clone()),

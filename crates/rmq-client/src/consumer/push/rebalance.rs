@@ -8,10 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmq_protocol::header::{
-    ConsumerListBody, GetConsumerListByGroupRequestHeader, GetMaxOffsetRequestHeader,
-    GetMaxOffsetResponseHeader, SearchOffsetRequestHeader, SearchOffsetResponseHeader,
-};
+use rmq_protocol::header::{ConsumerListBody, GetConsumerListByGroupRequestHeader};
 use rmq_protocol::message::{java_string_cmp, MessageQueue};
 use rmq_protocol::{RemotingCommand, RequestCode};
 use tokio::sync::mpsc;
@@ -23,7 +20,9 @@ use super::consumer::ConsumerInner;
 use super::listeners::Listener;
 use super::lock::{by_broker, lock_batch, unlock_batch, QueueLock};
 use super::orderly_task::OrderlyQueueTask;
+use super::prefetch::PrefetchTask;
 use super::puller::sleep_until_opt;
+use super::queue_offsets;
 use super::queue_task::QueueTask;
 use crate::consumer::config::{start_position, StartPosition};
 use crate::consumer::offset_store::ReadOffsetType;
@@ -253,6 +252,11 @@ impl Rebalancer {
         if self.inner.broadcasting() {
             return Ok(mq_all);
         }
+        if let Listener::Pull(p) = &self.inner.listener {
+            if let Some(assigned) = p.assigned_of(topic) {
+                return Ok(assigned);
+            }
+        }
         let mut cids = self.consumer_ids(&route).await?;
         cids.sort_by(|a, b| java_string_cmp(a, b));
         let me = &self.inner.core.client_id;
@@ -306,37 +310,8 @@ impl Rebalancer {
         let core = &self.inner.core;
         let offset = match start_position(cfg.consume_from_where, committed, &mq.topic, ts) {
             StartPosition::Offset(o) => o,
-            StartPosition::MaxOffset => {
-                let addr = core.routes.master_addr(&mq.broker_name, Some(&mq.topic)).await?;
-                let h = GetMaxOffsetRequestHeader {
-                    topic: mq.topic.clone(),
-                    queue_id: mq.queue_id,
-                    committed: true,
-                    bname: Some(mq.broker_name.clone()),
-                };
-                let cmd = RemotingCommand::request(RequestCode::GET_MAX_OFFSET, &h);
-                let resp = core
-                    .remoting
-                    .invoke_ok(&addr, cmd, core.config.request_timeout)
-                    .await?;
-                resp.decode_header::<GetMaxOffsetResponseHeader>()?.offset
-            }
-            StartPosition::Timestamp(t) => {
-                let addr = core.routes.master_addr(&mq.broker_name, Some(&mq.topic)).await?;
-                let h = SearchOffsetRequestHeader {
-                    topic: mq.topic.clone(),
-                    queue_id: mq.queue_id,
-                    timestamp: t,
-                    boundary_type: None,
-                    bname: Some(mq.broker_name.clone()),
-                };
-                let cmd = RemotingCommand::request(RequestCode::SEARCH_OFFSET_BY_TIMESTAMP, &h);
-                let resp = core
-                    .remoting
-                    .invoke_ok(&addr, cmd, core.config.request_timeout)
-                    .await?;
-                resp.decode_header::<SearchOffsetResponseHeader>()?.offset
-            }
+            StartPosition::MaxOffset => queue_offsets::max_offset(core, mq).await?,
+            StartPosition::Timestamp(t) => queue_offsets::offset_for_timestamp(core, mq, t).await?,
         };
         debug!(queue = %mq, ?committed, offset, "queue start position");
         Ok(offset)
@@ -352,6 +327,9 @@ impl Rebalancer {
             ),
             (Listener::Concurrent(l), _) => {
                 tokio::spawn(QueueTask::new(inner, l.clone(), mq.clone(), offset, c).run())
+            }
+            (Listener::Pull(p), _) => {
+                tokio::spawn(PrefetchTask::new(inner, p.clone(), mq.clone(), offset, c).run())
             }
             (Listener::Orderly(_), None) => {
                 warn!(queue = %mq, "orderly queue without a lock not started");
@@ -371,6 +349,9 @@ impl Rebalancer {
             release = r.lock.is_some() && clean;
         }
         self.inner.stats.remove_queue(mq);
+        if let Listener::Pull(p) = &self.inner.listener {
+            p.remove(mq);
+        }
         if let Err(e) = self.inner.offsets.persist(mq).await {
             warn!(queue = %mq, error = %e, "could not persist the offset of a removed queue");
         }
