@@ -142,6 +142,10 @@ pub struct ConsumerConfig {
     /// is checked again before its result is committed (the broker releases a lock 60 s after its last
     /// renewal): 30 s.
     pub orderly_consume_timeout: Duration,
+    /// Tenant namespace (Java `namespace`): the group and subscribed topics are used as
+    /// `<namespace>%<name>` on the wire (retry and DLQ topics too), and delivered messages carry the
+    /// plain topic name, so tenants sharing a cluster never see each other's messages: none.
+    pub namespace: Option<String>,
 }
 
 impl ConsumerConfig {
@@ -177,6 +181,7 @@ impl ConsumerConfig {
             suspend_current_queue_time: Duration::from_secs(1),
             orderly_max_reconsume_times: i32::MAX,
             orderly_consume_timeout: Duration::from_secs(30),
+            namespace: None,
         }
     }
 

@@ -215,6 +215,7 @@ async fn consume_directly(inner: &ConsumerInner, cmd: &RemotingCommand) -> Answe
     if let Some(t) = msg.property(prop::RETRY_TOPIC).map(str::to_owned) {
         msg.message.topic = t;
     }
+    msg.message.topic = crate::namespace::unwrap(inner.config.namespace.as_deref(), &msg.message.topic);
     let broker = h.broker_name.clone().unwrap_or_default();
     let mq = MessageQueue::new(msg.topic.clone(), broker, msg.queue_id);
     let started = Instant::now();

@@ -21,6 +21,7 @@ use crate::consumer::offset_store::OffsetStore;
 use crate::consumer::selector::{MessageSelector, Subscriptions};
 use crate::consumer::stats::{ConsumerStats, StatsRecorder};
 use crate::error::{Error, Result};
+use crate::namespace;
 
 pub(crate) struct ConsumerInner {
     pub(crate) config: ConsumerConfig,
@@ -151,7 +152,7 @@ struct DropGuard {
 impl Drop for DropGuard {
     fn drop(&mut self) {
         if !self.inner.closed.load(Ordering::Relaxed) {
-            warn!(group = %self.inner.config.consumer_group, "consumer dropped without shutdown(); offsets since the last persist will be redelivered");
+            warn!(group = %self.inner.config.consumer_group, "consumer dropped without shutdown(): it stops in the background (offsets are persisted on a best-effort basis, the group is not unregistered); call shutdown().await to stop cleanly");
         }
         self.inner.cancel.cancel();
         self.inner.core.cancel.cancel();
@@ -178,10 +179,14 @@ impl ConsumerHandle {
         if subscriptions.is_empty() {
             return Err(Error::invalid("subscriptions: subscribe to at least one topic"));
         }
+        // Names are checked as the user wrote them, then put into the namespace (if any).
+        let mut config = config;
+        let ns = config.namespace.clone();
+        config.consumer_group = namespace::wrap(ns.as_deref(), &config.consumer_group);
         let mut subs = Subscriptions::new();
         for (topic, selector) in subscriptions {
             crate::validate::topic_name(&topic)?;
-            subs.subscribe(&topic, selector)?;
+            subs.subscribe(&namespace::wrap(ns.as_deref(), &topic), selector)?;
         }
         // Broadcasting sends nothing back, so it has no retry topic to read (as in Java).
         if config.message_model == MessageModel::Clustering && !listener.is_pull() {

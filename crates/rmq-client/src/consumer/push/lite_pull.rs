@@ -93,7 +93,17 @@ impl LitePullConsumerBuilder {
             }
             None => self.subscriptions,
         };
-        let shared = Arc::new(PrefetchShared::new(self.assigned));
+        // Assigned queues name their topics as the user knows them; on the wire they are namespaced.
+        let ns = self.config.namespace.clone();
+        let assigned = self.assigned.map(|qs| {
+            qs.into_iter()
+                .map(|mut q| {
+                    q.topic = crate::namespace::wrap(ns.as_deref(), &q.topic);
+                    q
+                })
+                .collect::<Vec<_>>()
+        });
+        let shared = Arc::new(PrefetchShared::new(assigned));
         let handle =
             ConsumerHandle::start(self.config, subscriptions, Listener::Pull(shared.clone())).await?;
         Ok(LitePullConsumer {

@@ -19,6 +19,7 @@ use super::consumer::ConsumerInner;
 use crate::consumer::process_queue::ProcessQueue;
 use crate::consumer::stats::{now_ms, QueueGauge, TopicCounters};
 use crate::error::Result;
+use crate::namespace;
 
 /// How long the broker may hold a pull (long polling).
 const SUSPEND: Duration = Duration::from_secs(15);
@@ -231,11 +232,15 @@ impl Puller {
     /// Keep messages whose tag matches the subscription (the broker filters by tag hash only); restore
     /// the original topic of retried messages.
     fn filter(&self, msgs: Vec<MessageExt>) -> Vec<MessageExt> {
+        let ns = self.inner.config.namespace.as_deref();
         msgs.into_iter()
             .filter(|m| self.subscription.as_ref().is_none_or(|s| s.matches_tag(m.tags())))
             .map(|mut m| {
                 if let Some(t) = m.property(prop::RETRY_TOPIC).map(str::to_owned) {
                     m.message.topic = t;
+                }
+                if ns.is_some() {
+                    m.message.topic = namespace::unwrap(ns, &m.message.topic);
                 }
                 m
             })
@@ -283,7 +288,7 @@ pub(crate) async fn send_back(
         group: inner.group().to_owned(),
         delay_level,
         origin_msg_id: Some(m.msg_id().into_owned()),
-        origin_topic: Some(m.topic.clone()),
+        origin_topic: Some(namespace::wrap(inner.config.namespace.as_deref(), &m.topic)),
         unit_mode: false,
         max_reconsume_times: Some(max_reconsume_times),
         bname: Some(mq.broker_name.clone()),
