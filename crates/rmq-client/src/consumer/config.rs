@@ -109,8 +109,8 @@ pub struct ConsumerConfig {
     /// How often consumed offsets are persisted (to the broker, or to the local file when
     /// broadcasting): 5 s. Java: `persistConsumerOffsetInterval`.
     pub persist_interval: Duration,
-    /// Queue offsets sent per burst in one persist round, so a consumer with many queues spreads its
-    /// UPDATE_CONSUMER_OFFSET requests: 10.
+    /// Queue offsets sent per burst in one persist round (the persist task yields between bursts, so a
+    /// consumer with many queues does not hold up its runtime): 10.
     pub persist_batch_size: usize,
     /// Directory of the local offset files used when BROADCASTING: `~/.rocketmq/offsets`. Each
     /// client and group has its own file, `<dir>/<client id>/<group>/offsets.json` (with a `.bak` of
@@ -120,11 +120,12 @@ pub struct ConsumerConfig {
     /// Most messages waiting for a free listener slot (submitted by queue tasks, not yet being
     /// consumed); a queue task waits for room before submitting more: 10000.
     pub max_cache_size: usize,
-    /// Restart a queue task that stopped on an unexpected error (after a pause) instead of leaving its
-    /// queue idle until the next rebalance: true.
+    /// Restart (at the next rebalance round, from the committed offset) a queue task that ended
+    /// unexpectedly (a panic inside the client) instead of leaving its queue idle while it stays
+    /// assigned: true.
     pub enable_auto_recovery: bool,
-    /// Attempts to hand a failed message back to the broker (CONSUMER_SEND_MSG_BACK, then a send to
-    /// `%RETRY%<group>`) before it is kept and consumed locally again 5 s later: 3.
+    /// Attempts to hand a failed message back to the broker (CONSUMER_SEND_MSG_BACK) before it is kept
+    /// and consumed locally again 5 s later (its offset stays uncommitted meanwhile): 3.
     pub max_retry_times: u32,
     /// How long `shutdown()` waits for running listener calls to finish: 0 (do not wait; unfinished
     /// messages are redelivered after a restart, since their offsets were not committed).
@@ -138,9 +139,9 @@ pub struct ConsumerConfig {
     /// `%RETRY%<group>` marked for the dead-letter queue: `i32::MAX` (never, as Java's -1); -1 also
     /// means `i32::MAX`.
     pub orderly_max_reconsume_times: i32,
-    /// Orderly consumer only: a listener call running longer than this is logged, and the queue lock
-    /// is checked again before its result is committed (the broker releases a lock 60 s after its last
-    /// renewal): 30 s.
+    /// Orderly consumer only: a listener call running longer than this is logged: 30 s. Whatever its
+    /// length, a batch's result is committed only if the queue lock is still valid when it ends
+    /// (otherwise the batch is left for the queue's owner: redelivered, never an offset regression).
     pub orderly_consume_timeout: Duration,
     /// Tenant namespace (Java `namespace`): the group and subscribed topics are used as
     /// `<namespace>%<name>` on the wire (retry and DLQ topics too), and delivered messages carry the

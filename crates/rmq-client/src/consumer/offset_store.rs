@@ -39,6 +39,8 @@ pub(crate) struct OffsetStore {
     counters: OffsetCounters,
     /// BROADCASTING: the local file and what it holds.
     local: Option<Local>,
+    /// Offsets written per burst by `persist_all_oneway`.
+    persist_burst: usize,
 }
 
 #[derive(Debug)]
@@ -56,7 +58,14 @@ impl OffsetStore {
             table: Mutex::new(HashMap::new()),
             counters: OffsetCounters::default(),
             local: None,
+            persist_burst: 10,
         }
+    }
+
+    /// Write this many offsets per burst when persisting all.
+    pub(crate) fn with_persist_burst(mut self, n: usize) -> Self {
+        self.persist_burst = n;
+        self
     }
 
     /// Offsets stored in `file`, loaded now (see [`Loaded`]: damage is logged, never fatal).
@@ -238,7 +247,11 @@ impl OffsetStore {
             }
             return;
         }
-        for (mq, offset) in self.snapshot() {
+        let burst = self.persist_burst.max(1);
+        for (i, (mq, offset)) in self.snapshot().into_iter().enumerate() {
+            if i > 0 && i % burst == 0 {
+                tokio::task::yield_now().await;
+            }
             match self.update_request(&mq, offset).await {
                 Ok((addr, cmd)) => {
                     let res = self

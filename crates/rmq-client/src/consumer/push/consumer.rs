@@ -32,6 +32,9 @@ pub(crate) struct ConsumerInner {
     pub(crate) rebalance_now: Notify,
     /// Bounds concurrent listener calls (consume_thread_max).
     pub(crate) consume_permits: Arc<Semaphore>,
+    /// Messages submitted to the listener pool and not yet in a listener call (bounded by
+    /// `max_cache_size`: queue tasks stop pulling while it is exceeded).
+    pub(crate) waiting_for_listener: std::sync::atomic::AtomicUsize,
     pub(crate) cancel: CancellationToken,
     pub(crate) closed: AtomicBool,
     /// Counters and queue gauges behind [`ConcurrentConsumer::stats`].
@@ -224,8 +227,10 @@ impl ConsumerHandle {
                     let file = LocalOffsetFile::new(&config.offset_store_path, &core.client_id, &group);
                     OffsetStore::local(core.clone(), group.clone(), file)
                 }
-            },
+            }
+            .with_persist_burst(config.persist_batch_size),
             consume_permits: Arc::new(Semaphore::new(config.consume_thread_max)),
+            waiting_for_listener: std::sync::atomic::AtomicUsize::new(0),
             cancel: core.cancel.child_token(),
             config,
             core,

@@ -303,6 +303,13 @@ impl OrderlyQueueTask {
 
     fn on_step(&mut self, step: Step) -> Next {
         let next = match step {
+            // The lock was lost while the listener ran: another client may own the queue now, so do
+            // not move its offset; the batch is consumed again (by whoever holds the lock).
+            Step::Consumed { .. } if !self.lock.is_valid(std::time::Instant::now()) => {
+                warn!(queue = %self.mq, "queue lock lost during a listener call; its result is not committed");
+                self.pq.rollback();
+                Next::Idle
+            }
             Step::Consumed { retry, .. } if retry.is_empty() => {
                 self.puller.gauge.last_consume_ms.store(now_ms(), Relaxed);
                 match self.pq.commit() {

@@ -115,7 +115,16 @@ impl QueueTask {
         scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if pull.is_none() && wake_at.is_some_and(|t| t <= Instant::now()) {
-                if let Some(reason) = self.pq.is_over_thresholds(&self.thresholds()) {
+                let waiting = self.inner.waiting_for_listener.load(Relaxed);
+                let over = self
+                    .pq
+                    .is_over_thresholds(&self.thresholds())
+                    .map(|r| r.to_string())
+                    .or_else(|| {
+                        (waiting > self.inner.config.max_cache_size)
+                            .then(|| format!("{waiting} messages wait for a listener slot (max_cache_size)"))
+                    });
+                if let Some(reason) = over {
                     if !flow_paused {
                         debug!(queue = %self.mq, %reason, "flow control: pull paused");
                     }
@@ -258,6 +267,7 @@ impl QueueTask {
 
     fn spawn_consume(&mut self, msgs: Vec<MessageExt>, after: Duration) {
         self.in_flight += 1;
+        self.inner.waiting_for_listener.fetch_add(msgs.len(), Relaxed);
         let (inner, mq, tx) = (self.inner.clone(), self.mq.clone(), self.tx.clone());
         let counters = self.puller.counters.clone();
         let listener = self.listener.clone();
@@ -327,6 +337,7 @@ async fn consume(
             p
         }
     };
+    inner.waiting_for_listener.fetch_sub(msgs.len(), Relaxed);
     let ctx = ConsumeContext::new(mq.clone());
     let started = Instant::now();
     let (result, msgs) = listener.call(msgs, &ctx).await;
@@ -347,12 +358,23 @@ async fn consume(
             expired: Vec::new(),
         };
     }
+    let max = inner.config.effective_max_reconsume_times();
+    let attempts = inner.config.max_retry_times.max(1);
     for m in &msgs[acked..] {
-        let max = inner.config.effective_max_reconsume_times();
-        match send_back(inner, mq, m, ctx.delay_level_when_next_consume(), max).await {
-            Ok(()) => done.push(m.queue_offset),
-            Err(e) => {
-                warn!(msg_id = %m.msg_id(), error = %e, "send-back failed; the message will be consumed again here");
+        let mut last_err = None;
+        for _ in 0..attempts {
+            match send_back(inner, mq, m, ctx.delay_level_when_next_consume(), max).await {
+                Ok(()) => {
+                    last_err = None;
+                    break;
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        match last_err {
+            None => done.push(m.queue_offset),
+            Some(e) => {
+                warn!(msg_id = %m.msg_id(), error = %e, attempts, "send-back failed; the message will be consumed again here");
                 retry_locally.push(m.clone());
             }
         }

@@ -65,6 +65,8 @@ pub(crate) struct Rebalancer {
     commands: mpsc::Receiver<Command>,
     /// Orderly: when to try again for assigned queues whose lock another client still held.
     lock_retry_at: Option<Instant>,
+    /// Queues whose task died while `enable_auto_recovery` is off: not restarted while assigned.
+    abandoned: std::collections::HashSet<MessageQueue>,
 }
 
 impl Rebalancer {
@@ -74,6 +76,7 @@ impl Rebalancer {
             running: HashMap::new(),
             commands,
             lock_retry_at: None,
+            abandoned: Default::default(),
         }
     }
 
@@ -135,6 +138,32 @@ impl Rebalancer {
                 }
             }
         }
+        let target_all = target.clone();
+        // A queue task ends only when stopped; one that ended by itself panicked. With
+        // enable_auto_recovery it is started again below (from the committed offset), else its queue
+        // stays idle until it is reassigned.
+        let dead: Vec<MessageQueue> = self
+            .running
+            .iter()
+            .filter(|(_, r)| r.task.is_finished() && !r.cancel.is_cancelled())
+            .map(|(q, _)| q.clone())
+            .collect();
+        for mq in dead {
+            warn!(queue = %mq, recover = self.inner.config.enable_auto_recovery, "queue task ended unexpectedly");
+            if let Some(r) = self.running.remove(&mq) {
+                if !self.inner.config.enable_auto_recovery {
+                    self.abandoned.insert(mq.clone());
+                }
+                if let Some(lock) = r.lock {
+                    drop(lock);
+                    self.unlock(&mq).await;
+                }
+            }
+            self.inner.stats.remove_queue(&mq);
+            self.inner.offsets.remove(&mq);
+        }
+        target.retain(|q| !self.abandoned.contains(q));
+        self.abandoned.retain(|q| target_all.contains(q));
         let removed: Vec<MessageQueue> = self
             .running
             .keys()
