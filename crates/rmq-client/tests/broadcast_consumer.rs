@@ -195,3 +195,60 @@ async fn a_restarted_instance_resumes_from_its_file_and_survives_damage() {
     assert!(std::fs::read(&file).unwrap().starts_with(b"{\"offsetTable\""));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn orderly_broadcast_instances_each_read_every_queue_in_order_without_locks() {
+    use rmq_client::consumer::{ConsumeOrderlyContext, ConsumeOrderlyResult, OrderlyConsumer};
+    let topic = topic_with_queues("bco", 2).await;
+    let group = unique("gbco");
+    let dir = offsets_dir("orderly");
+    produce(&topic, "o", 400).await;
+    // Per instance: (queue, offset) in delivery order.
+    type Log = Arc<Mutex<Vec<(String, i64)>>>;
+    let logs: Vec<Log> = (0..2).map(|_| Default::default()).collect();
+    let mut consumers = Vec::new();
+    for (i, log) in logs.iter().enumerate() {
+        let log = log.clone();
+        let c = OrderlyConsumer::builder(config(
+            &group,
+            &format!("o{i}"),
+            &dir,
+            ConsumeFromWhere::ConsumeFromFirstOffset,
+        ))
+        .subscribe(&topic, "*")
+        .listener(move |msgs: &[MessageExt], ctx: &mut ConsumeOrderlyContext| {
+            let q = ctx.message_queue().to_string();
+            log.lock()
+                .unwrap()
+                .extend(msgs.iter().map(|m| (q.clone(), m.queue_offset)));
+            ConsumeOrderlyResult::Success
+        })
+        .start()
+        .await
+        .unwrap();
+        consumers.push(c);
+    }
+    for log in &logs {
+        assert!(
+            eventually(Duration::from_secs(60), || async {
+                log.lock().unwrap().len() >= 400
+            })
+            .await
+        );
+    }
+    for c in &consumers {
+        c.shutdown().await;
+    }
+    for log in &logs {
+        let l = log.lock().unwrap();
+        assert_eq!(l.len(), 400, "each instance reads every message once");
+        let mut last: HashMap<&str, i64> = HashMap::new();
+        for (q, o) in l.iter() {
+            if let Some(prev) = last.insert(q.as_str(), *o) {
+                assert_eq!(*o, prev + 1, "{q}: {o} after {prev}");
+            }
+        }
+        assert_eq!(last.len(), 4, "all four queues");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
