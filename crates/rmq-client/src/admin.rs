@@ -14,10 +14,14 @@ use rmq_protocol::route::ClusterInfo;
 use rmq_protocol::{CommandHeader, RemotingCommand, RequestCode, ResponseCode};
 
 use crate::config::ClientConfig;
+use crate::tls::TlsConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::remoting::{expect_success, RemotingClient};
 use crate::route::{NameServerClient, RouteTable, TopicRoute};
 use crate::transport::ConnectionOptions;
+
+/// Least timeout of an admin request (Java `DefaultMQAdminExt` uses 5 s).
+const ADMIN_MIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What a topic should look like when created or updated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,20 +82,25 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// An admin client for the name servers in `config`. Connections are made on first use.
+    /// An admin client for the name servers in `config`, signing its requests with
+    /// `config.credentials` when set. Connections are made on first use.
     pub fn connect(config: ClientConfig) -> Result<Self> {
         let addrs = config.name_servers()?;
         let opts = ConnectionOptions {
             connect_timeout: config.connect_timeout,
             max_frame: config.max_frame,
+            tls: config.tls.as_ref().map(TlsConfig::connector).transpose()?,
             ..Default::default()
         };
-        let remoting = RemotingClient::new(opts, None, None, config.serialize_type);
+        let hook = crate::acl::client_hook(None, config.credentials.as_ref())?;
+        let remoting = RemotingClient::new(opts, None, hook, config.serialize_type);
         let namesrv = NameServerClient::new(addrs, remoting.clone(), config.request_timeout)?;
         Ok(Admin {
             remoting,
             routes: RouteTable::new(namesrv),
-            timeout: config.request_timeout,
+            // Admin requests that change broker config write files on the broker: at least Java
+            // DefaultMQAdminExt's 5 s.
+            timeout: config.request_timeout.max(ADMIN_MIN_TIMEOUT),
         })
     }
 
