@@ -1,0 +1,13 @@
+// Shared by the examples: where the name server is (NAMESRV_ADDR, default 127.0.0.1:9876) and the topic
+// (first argument, default "example_topic"). Start a local cluster with
+// `cargo run --release -p rmq-cli -- quickstart` or your own.
+
+pub(crate) fn namesrv() -> String {
+    std::env::var("NAMESRV_ADDR").unwrap_or_else(|_| "127.0.0.1:9876".to_owned())
+}
+
+pub(crate) fn topic() -> String {
+    std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "example_topic".to_owned())
+}
