@@ -20,8 +20,9 @@ enum Command {
     /// Start a local Apache RocketMQ (NameServer + 2 brokers, from Maven Central artifacts), produce
     /// messages and consume them back, showing progress and a summary; then stop it.
     Quickstart(quickstart::Args),
-    /// Benchmarks: `rmq bench produce` (load generator with latency percentiles) and
-    /// `rmq bench compare-produce` (side by side with the Java benchmark Producer).
+    /// Benchmarks: `rmq bench produce` (load generator with latency percentiles), `rmq bench
+    /// consume` (drain a backlog), and `compare-produce` / `compare-consume` (side by side with the
+    /// Java client).
     Bench(bench::Args),
 }
 

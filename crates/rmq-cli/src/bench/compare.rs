@@ -102,7 +102,7 @@ fn java_command(
 }
 
 /// `a` as a shell word: quoted when it holds anything but plain characters.
-fn shell_quote(a: &str) -> String {
+pub(crate) fn shell_quote(a: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c);
     if !a.is_empty() && a.chars().all(plain) {
         a.to_string()
@@ -111,8 +111,9 @@ fn shell_quote(a: &str) -> String {
     }
 }
 
-async fn start_cluster(args: &Args) -> anyhow::Result<Cluster> {
-    let heap = &args.broker_heap;
+/// Starts the local cluster of the comparisons: rmq-testkit's NameServer + 2 brokers with `heap`
+/// of heap (and of direct memory) each, C2 on.
+pub(crate) async fn start_cluster(heap: &str) -> anyhow::Result<Cluster> {
     let options = ClusterOptions {
         broker_jvm_args: vec![
             format!("-Xms{heap}"),
@@ -126,6 +127,27 @@ async fn start_cluster(args: &Args) -> anyhow::Result<Cluster> {
     tokio::task::spawn_blocking(move || Cluster::start(options))
         .await?
         .context("starting the local cluster")
+}
+
+/// The cluster to create the benchmark topic in: `explicit` (`--cluster`), else the local one,
+/// else the only one the name server knows.
+pub(crate) async fn cluster_name(
+    admin: &Admin,
+    explicit: Option<&str>,
+    local: Option<&Cluster>,
+) -> anyhow::Result<String> {
+    Ok(match (explicit, local) {
+        (Some(name), _) => name.to_string(),
+        (None, Some(c)) => c.cluster_name().to_string(),
+        (None, None) => {
+            let info = admin.cluster_info().await?;
+            let mut names = info.cluster_addr_table.keys();
+            match (names.next(), names.next()) {
+                (Some(only), None) => only.clone(),
+                _ => bail!("the name server knows several clusters (or none): pass --cluster"),
+            }
+        }
+    })
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
@@ -147,7 +169,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                 "• starting a local cluster (NameServer + 2 brokers, broker heap {})…",
                 args.broker_heap
             );
-            Some(start_cluster(&args).await?)
+            Some(start_cluster(&args.broker_heap).await?)
         }
     };
     let ns = match (&args.namesrv, &cluster) {
@@ -162,18 +184,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let machine = Machine::probe(java_path.as_deref());
 
     let admin = Admin::connect(ClientConfig::new(&ns))?;
-    let cluster_name = match (&args.cluster, &cluster) {
-        (Some(name), _) => name.clone(),
-        (None, Some(c)) => c.cluster_name().to_string(),
-        (None, None) => {
-            let info = admin.cluster_info().await?;
-            let mut names = info.cluster_addr_table.keys();
-            match (names.next(), names.next()) {
-                (Some(only), None) => only.clone(),
-                _ => bail!("the name server knows several clusters (or none): pass --cluster"),
-            }
-        }
-    };
+    let cluster_name = cluster_name(&admin, args.cluster.as_deref(), cluster.as_ref()).await?;
     let topic = format!("rmq_bench_{}", std::process::id());
     admin
         .create_topic_in_cluster(&cluster_name, &TopicSpec::new(&topic, args.queues))

@@ -1,8 +1,14 @@
 //! `rmq bench`: load generators and a side-by-side comparison with the Java benchmark tools.
 
+mod backlog;
 mod child;
 mod compare;
+mod compare_consume;
+mod consume;
+mod consume_report;
+mod drain;
 mod java;
+mod java_consumer;
 mod machine;
 mod proc;
 mod produce;
@@ -29,12 +35,22 @@ enum BenchCommand {
     /// same cluster (a local one unless --namesrv is given) and print a comparison table with
     /// throughput, latency, client CPU per message and client peak memory.
     CompareProduce(compare::Args),
+    /// Drain a topic's backlog with a new consumer group (from its first offset) and a listener
+    /// that does nothing; report the time to the first message and the drain rate.
+    Consume(consume::Args),
+    /// Fill a topic with a backlog (1M × 1 KiB by default), then drain it with `rmq bench consume`
+    /// and with Java's `DefaultMQPushConsumer`, one after the other, each with a new group, and
+    /// print a comparison table: drain rate, time to the first message, client CPU per message and
+    /// client peak memory.
+    CompareConsume(compare_consume::Args),
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Produce(args) => produce::run(args).await,
         BenchCommand::CompareProduce(args) => compare::run(args).await,
+        BenchCommand::Consume(args) => consume::run(args).await,
+        BenchCommand::CompareConsume(args) => compare_consume::run(args).await,
     }
 }
 
