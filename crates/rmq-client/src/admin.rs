@@ -14,7 +14,6 @@ use rmq_protocol::route::ClusterInfo;
 use rmq_protocol::{CommandHeader, RemotingCommand, RequestCode, ResponseCode};
 
 use crate::config::ClientConfig;
-use crate::tls::TlsConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::remoting::{expect_success, RemotingClient};
 use crate::route::{NameServerClient, RouteTable, TopicRoute};
@@ -82,18 +81,15 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// An admin client for the name servers in `config`, signing its requests with
-    /// `config.credentials` when set. Connections are made on first use.
+    /// An admin client for the name servers in `config`. Connections are made on first use.
     pub fn connect(config: ClientConfig) -> Result<Self> {
         let addrs = config.name_servers()?;
         let opts = ConnectionOptions {
             connect_timeout: config.connect_timeout,
             max_frame: config.max_frame,
-            tls: config.tls.as_ref().map(TlsConfig::connector).transpose()?,
             ..Default::default()
         };
-        let hook = crate::acl::client_hook(None, config.credentials.as_ref())?;
-        let remoting = RemotingClient::new(opts, None, hook, config.serialize_type);
+        let remoting = RemotingClient::new(opts, None, None, config.serialize_type);
         let namesrv = NameServerClient::new(addrs, remoting.clone(), config.request_timeout)?;
         Ok(Admin {
             remoting,
