@@ -81,7 +81,8 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// An admin client for the name servers in `config`. Connections are made on first use.
+    /// An admin client for the name servers in `config`, signing its requests with
+    /// `config.credentials` when set. Connections are made on first use.
     pub fn connect(config: ClientConfig) -> Result<Self> {
         let addrs = config.name_servers()?;
         let opts = ConnectionOptions {
@@ -89,7 +90,8 @@ impl Admin {
             max_frame: config.max_frame,
             ..Default::default()
         };
-        let remoting = RemotingClient::new(opts, None, None, config.serialize_type);
+        let hook = crate::acl::client_hook(None, config.credentials.as_ref())?;
+        let remoting = RemotingClient::new(opts, None, hook, config.serialize_type);
         let namesrv = NameServerClient::new(addrs, remoting.clone(), config.request_timeout)?;
         Ok(Admin {
             remoting,

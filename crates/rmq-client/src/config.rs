@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use rmq_protocol::SerializeType;
 
+use crate::acl::Credentials;
 use crate::error::{Error, Result};
 
 /// Client-wide settings (the Java client's `ClientConfig`).
@@ -36,6 +37,9 @@ pub struct ClientConfig {
     pub serialize_type: SerializeType,
     /// Largest frame accepted from a server: 16 MiB.
     pub max_frame: usize,
+    /// Access key and secret for brokers with ACL on: every request is signed like the Java client's
+    /// `AclClientRPCHook` does (see [`crate::acl`]). Default none. `Debug` never shows the secret.
+    pub credentials: Option<Credentials>,
 }
 
 impl ClientConfig {
@@ -52,7 +56,20 @@ impl ClientConfig {
             heartbeat_interval: Duration::from_secs(30),
             serialize_type: SerializeType::Json,
             max_frame: rmq_protocol::frame::DEFAULT_MAX_FRAME,
+            credentials: None,
         }
+    }
+
+    /// Sign every request with `credentials` (builder style).
+    ///
+    /// ```
+    /// use rmq_client::{acl::Credentials, ClientConfig};
+    /// let cfg = ClientConfig::new("127.0.0.1:9876").with_credentials(Credentials::new("alice", "s3cret"));
+    /// assert!(!format!("{cfg:?}").contains("s3cret"));
+    /// ```
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
     }
 
     /// The name-server addresses, validated.

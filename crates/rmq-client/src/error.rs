@@ -37,6 +37,22 @@ pub enum ErrorKind {
         /// The remark the server sent, if any.
         remark: Option<String>,
     },
+    /// A broker refused our credentials: no such user, a disabled user, a wrong secret (the signature
+    /// does not match), or no credentials where the broker requires them. RocketMQ 5 answers these with
+    /// `NO_PERMISSION` (16) and an authentication remark. Not retryable: the request fails the same way
+    /// on every attempt.
+    AuthFailed {
+        /// The broker's remark, e.g. `check signature failed.`
+        remark: Option<String>,
+    },
+    /// A broker's ACL does not allow our user this action on the topic or group (`NO_PERMISSION` with
+    /// an authorization remark). Not retryable. A topic or broker that is merely not writable or
+    /// readable stays [`ErrorKind::Broker`] with `NO_PERMISSION`, which the producer retries on another
+    /// broker, as the Java producer does.
+    PermissionDenied {
+        /// The broker's remark, e.g. `User:bob has no permission to access Topic:orders from ...`
+        remark: Option<String>,
+    },
     /// The name server has no route for this topic (`TOPIC_NOT_EXIST`).
     TopicNotExist {
         /// The topic.
@@ -109,6 +125,9 @@ impl Error {
         match &self.kind {
             ErrorKind::Broker { code, .. } => Some(*code),
             ErrorKind::TopicNotExist { .. } => Some(ResponseCode::TOPIC_NOT_EXIST),
+            ErrorKind::AuthFailed { .. } | ErrorKind::PermissionDenied { .. } => {
+                Some(ResponseCode::NO_PERMISSION)
+            }
             _ => None,
         }
     }
@@ -116,12 +135,26 @@ impl Error {
     /// The server's remark, when the error came from a server answer.
     pub fn remark(&self) -> Option<&str> {
         match &self.kind {
-            ErrorKind::Broker { remark, .. } => remark.as_deref(),
+            ErrorKind::Broker { remark, .. }
+            | ErrorKind::AuthFailed { remark }
+            | ErrorKind::PermissionDenied { remark } => remark.as_deref(),
             _ => None,
         }
     }
 
+    /// The error for a server answer with `code`; ACL refusals get their own kinds.
     pub(crate) fn broker(code: ResponseCode, remark: Option<String>) -> Self {
+        if code == ResponseCode::NO_PERMISSION {
+            match remark.as_deref().map(acl_refusal) {
+                Some(Some(AclRefusal::Authentication)) => {
+                    return Error::new(ErrorKind::AuthFailed { remark })
+                }
+                Some(Some(AclRefusal::Authorization)) => {
+                    return Error::new(ErrorKind::PermissionDenied { remark })
+                }
+                _ => {}
+            }
+        }
         Error::new(ErrorKind::Broker { code, remark })
     }
 
@@ -158,6 +191,18 @@ impl fmt::Display for Error {
                     write!(f, ": {r}")?;
                 }
             }
+            ErrorKind::AuthFailed { remark } => {
+                write!(f, "authentication failed")?;
+                if let Some(r) = remark {
+                    write!(f, ": {r}")?;
+                }
+            }
+            ErrorKind::PermissionDenied { remark } => {
+                write!(f, "permission denied")?;
+                if let Some(r) = remark {
+                    write!(f, ": {r}")?;
+                }
+            }
             ErrorKind::TopicNotExist { topic } => write!(f, "topic {topic} does not exist")?,
             ErrorKind::BrokerNotFound { broker } => write!(f, "no address for broker {broker}")?,
             ErrorKind::NoNameServer => write!(f, "no name server available")?,
@@ -186,6 +231,37 @@ impl From<ProtocolError> for Error {
     }
 }
 
+/// Which ACL check refused a request answered `NO_PERMISSION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AclRefusal {
+    Authentication,
+    Authorization,
+}
+
+/// Tells ACL refusals from other `NO_PERMISSION` answers (a topic or broker not writable, a group not
+/// allowed to consume) by the remark: RocketMQ 5 (`AuthenticationPipeline`, `AuthorizationPipeline`)
+/// sends both ACL failures with that one code and the exception message as the remark.
+fn acl_refusal(remark: &str) -> Option<AclRefusal> {
+    let r = remark.trim().to_ascii_lowercase();
+    // AclAuthorizationHandler: "User:bob has no permission to access Topic:t from 1.2.3.4, ...";
+    // AbstractAuthorizationStrategy: "Authorization failed. Please verify your access rights ...".
+    if r.contains("has no permission to access") || r.starts_with("authorization failed") {
+        return Some(AclRefusal::Authorization);
+    }
+    // DefaultAuthenticationHandler and UserAuthorizationHandler: "check signature failed.",
+    // "username cannot be null.", "User:bob is not found.", "User:bob not found.", "User:bob is disabled.";
+    // AbstractAuthenticationStrategy: "Authentication failed. Please verify the credentials ...".
+    let user_state = r.starts_with("user:") && (r.ends_with("not found.") || r.ends_with("is disabled."));
+    if user_state
+        || r.starts_with("check signature failed")
+        || r.starts_with("username cannot be null")
+        || r.starts_with("authentication failed")
+    {
+        return Some(AclRefusal::Authentication);
+    }
+    None
+}
+
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -206,5 +282,32 @@ mod tests {
         assert!(t.is_timeout() && t.is_retryable());
         assert!(!Error::invalid("x").is_retryable());
         assert!(!Error::broker(ResponseCode::MESSAGE_ILLEGAL, None).is_retryable());
+        let np = |r: &str| Error::broker(ResponseCode::NO_PERMISSION, Some(r.to_owned()));
+        for r in [
+            "check signature failed.",
+            "User:bob is not found.",
+            "User:bob is disabled.",
+            "username cannot be null.",
+        ] {
+            let e = np(r);
+            assert!(matches!(e.kind(), ErrorKind::AuthFailed { .. }), "{r}");
+            assert!(!e.is_retryable());
+            assert_eq!(e.response_code(), Some(ResponseCode::NO_PERMISSION));
+            assert_eq!(e.remark(), Some(r));
+        }
+        let denied =
+            np("User:bob has no permission to access Topic:t from 127.0.0.1, the decided policy is Default.");
+        assert!(matches!(denied.kind(), ErrorKind::PermissionDenied { .. }));
+        assert!(!denied.is_retryable());
+        assert!(denied
+            .to_string()
+            .starts_with("permission denied: User:bob has no permission"));
+        // Not ACL: the broker or topic is not writable; the producer tries another broker.
+        let perm = np("the topic[t] sending message is forbidden");
+        assert!(matches!(perm.kind(), ErrorKind::Broker { .. }) && perm.is_retryable());
+        assert!(matches!(
+            np("subscription group no permission, g").kind(),
+            ErrorKind::Broker { .. }
+        ));
     }
 }

@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod acl;
 pub mod admin;
 pub mod blocking;
 mod client;
@@ -18,5 +19,5 @@ pub mod validate;
 
 pub use config::ClientConfig;
 pub use error::{Error, ErrorKind, Result};
-pub use hook::RpcHook;
+pub use hook::{HookChain, RpcHook};
 pub use remoting::RemotingClient;

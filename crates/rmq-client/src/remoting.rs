@@ -28,13 +28,15 @@ impl std::fmt::Debug for RemotingClient {
 }
 
 impl RemotingClient {
-    /// A client over a new pool.
+    /// A client over a new pool. `hook` runs on every request sent through this client and on every
+    /// answer written to a request delivered to `inbound`.
     pub fn new(
         options: ConnectionOptions,
         inbound: Option<InboundSink>,
         hook: Option<Arc<dyn RpcHook>>,
         serialize_type: SerializeType,
     ) -> Self {
+        let inbound = inbound.map(|sink| sink.with_hook(hook.clone()));
         RemotingClient {
             pool: ConnectionPool::new(options, inbound),
             hook,

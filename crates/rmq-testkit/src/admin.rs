@@ -43,6 +43,7 @@ impl Cluster {
         let home = self.dir().join("tools");
         let mut jvm_args: Vec<String> = TOOLS_JVM_ARGS.iter().map(|s| s.to_string()).collect();
         jvm_args.push(format!("-Drocketmq.namesrv.addr={}", self.namesrv_addr()));
+        jvm_args.extend(crate::acl::tools_jvm_args(self.options.acl.as_ref(), &home)?);
         let mut cmd = self
             .runtime
             .jvm_command(&home, "rmq.tools.logback.xml", jvm_args, MQADMIN_MAIN);
@@ -92,6 +93,7 @@ impl Cluster {
             ("topicSysFlag", "0".to_string()),
             ("order", "false".to_string()),
         ];
+        let ext = crate::acl::signed_ext(self.options.acl.as_ref(), &ext);
         for addr in running {
             let response = remoting::request(&addr, remoting::UPDATE_AND_CREATE_TOPIC, &ext, ADMIN_TIMEOUT)?;
             if response.code != 0 {

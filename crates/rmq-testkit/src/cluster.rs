@@ -122,7 +122,7 @@ impl Cluster {
             })
             .collect();
         debug!(dir = %dir.path().display(), %namesrv_addr, elapsed = ?started.elapsed(), "cluster ready");
-        Ok(Cluster {
+        let cluster = Cluster {
             runtime,
             options,
             nodes,
@@ -130,7 +130,9 @@ impl Cluster {
             procs: Mutex::new(procs),
             watchdog,
             dir,
-        })
+        };
+        cluster.create_acl_users()?;
+        Ok(cluster)
     }
 
     /// The cluster shared by all tests of this test binary, started on first use with

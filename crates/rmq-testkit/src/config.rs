@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::acl::AclOptions;
+
 /// How a broker flushes the commit log (`flushDiskType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FlushDiskType {
@@ -51,6 +53,9 @@ pub struct ClusterOptions {
     /// How long each server may take to become ready. Default 120 s, or
     /// [`START_TIMEOUT_ENV`] seconds when set (for slow or crowded CI machines).
     pub start_timeout: Duration,
+    /// ACL 2.0 on every broker (authentication, and authorization unless turned off), with a super
+    /// user and test users; see [`AclOptions`]. Default none: no access control.
+    pub acl: Option<AclOptions>,
 }
 
 impl Default for ClusterOptions {
@@ -64,6 +69,7 @@ impl Default for ClusterOptions {
             broker_jvm_args: Vec::new(),
             namesrv_jvm_args: Vec::new(),
             start_timeout: default_start_timeout(),
+            acl: None,
         }
     }
 }

@@ -26,12 +26,16 @@
 //! process: dropping a [`Cluster`] kills them, and a watchdog kills them when the process exits
 //! without dropping it. Set [`KEEP_DIR_ENV`]`=1` to keep the stores and logs.
 //!
+//! With [`ClusterOptions::acl`] the brokers enforce ACL 2.0 (authentication and authorization),
+//! with a super user and test users ([`AclOptions`]).
+//!
 //! Diagnostics go through `tracing`.
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![deny(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod acl;
 mod admin;
 mod cluster;
 mod config;
@@ -45,6 +49,7 @@ mod process;
 mod remoting;
 mod runtime;
 
+pub use acl::{AclGrant, AclOptions, AclUser};
 pub use admin::{unique_name, ProcessStats};
 pub use cluster::{BrokerInfo, Cluster, KEEP_DIR_ENV};
 pub use config::{ClusterOptions, FlushDiskType, BROKER_JVM_ARGS, NAMESRV_JVM_ARGS, START_TIMEOUT_ENV};

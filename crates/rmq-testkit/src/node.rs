@@ -107,6 +107,9 @@ impl Node {
                 for (k, v) in config::BROKER_DEFAULTS {
                     put(k, v);
                 }
+                for (k, v) in options.acl.iter().flat_map(|a| a.broker_properties()) {
+                    put(&k, &v);
+                }
                 for (k, v) in &options.broker_properties {
                     put(k, v);
                 }

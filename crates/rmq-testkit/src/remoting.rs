@@ -97,7 +97,7 @@ fn encode(code: i32, opaque: i32, ext: &[(&str, String)]) -> Vec<u8> {
 }
 
 /// The response and its opaque, from a frame without its length prefix.
-fn decode(frame: &[u8]) -> std::result::Result<(Response, i32), String> {
+pub(crate) fn decode(frame: &[u8]) -> std::result::Result<(Response, i32), String> {
     let Some((tag, rest)) = frame.split_first_chunk::<4>() else {
         return Err("frame shorter than its header length".into());
     };

@@ -47,6 +47,7 @@ impl ClientCore {
     /// Validate `config`, then start the background tasks. No connection is made yet.
     pub(crate) fn start(config: ClientConfig, hook: Option<Arc<dyn RpcHook>>) -> Result<Arc<Self>> {
         let addrs = config.name_servers()?;
+        let hook = crate::acl::client_hook(hook, config.credentials.as_ref())?;
         let (inbound_tx, mut inbound_rx) = mpsc::channel(1024);
         let opts = ConnectionOptions {
             connect_timeout: config.connect_timeout,

@@ -131,6 +131,12 @@ impl ProducerBuilder {
         self
     }
 
+    /// Sign every request with these ACL credentials (see [`crate::acl`]).
+    pub fn credentials(mut self, credentials: crate::acl::Credentials) -> Self {
+        self.options.client.credentials = Some(credentials);
+        self
+    }
+
     /// Instance name (part of the client id).
     pub fn instance_name(mut self, name: impl Into<String>) -> Self {
         self.options.client.instance_name = name.into();

@@ -25,6 +25,7 @@ use tracing::{debug, trace, warn};
 
 use super::inbound::{InboundRequest, InboundSink};
 use crate::error::{Error, ErrorKind, Result};
+use crate::hook::RpcHook;
 
 /// Process-wide opaque counter, as in the Java client.
 static NEXT_OPAQUE: AtomicI32 = AtomicI32::new(1);
@@ -107,6 +108,8 @@ pub struct ConnectionHandle {
     addr: Arc<str>,
     cancel: CancellationToken,
     stats: Arc<ConnectionStats>,
+    /// Run on every [`respond`](Self::respond) (set on the handles of inbound requests: the sink's hook).
+    respond_hook: Option<Arc<dyn RpcHook>>,
 }
 
 impl std::fmt::Debug for ConnectionHandle {
@@ -150,6 +153,7 @@ impl ConnectionHandle {
             addr: addr.clone(),
             cancel: cancel.clone(),
             stats: stats.clone(),
+            respond_hook: None,
         };
         let actor = Actor {
             addr,
@@ -238,7 +242,11 @@ impl ConnectionHandle {
     }
 
     /// Write a response to a server-initiated request. The response must carry the request's opaque.
-    pub async fn respond(&self, cmd: RemotingCommand) -> Result<()> {
+    /// On the handle of an [`InboundRequest`], the client's RPC hook amends it first (e.g. signs it).
+    pub async fn respond(&self, mut cmd: RemotingCommand) -> Result<()> {
+        if let Some(h) = &self.respond_hook {
+            h.before_response(&self.addr, &mut cmd);
+        }
         let frame = frame::encode_to_bytes(&cmd)?;
         let (done_tx, done_rx) = oneshot::channel();
         self.tx
@@ -432,6 +440,7 @@ impl Actor {
                     addr: self.addr.clone(),
                     cancel: self.cancel.clone(),
                     stats: self.stats.clone(),
+                    respond_hook: sink.hook().cloned(),
                 });
                 let Some(handle) = handle else { return };
                 match sink.try_send(InboundRequest {
