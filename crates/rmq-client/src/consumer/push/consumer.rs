@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::listener_pool::ListenerPool;
 use super::listeners::{ConcurrentListener, Listener};
 use super::rebalance::{Command, QueueCounts, Rebalancer};
 use crate::client::ClientCore;
@@ -34,7 +35,9 @@ pub(crate) struct ConsumerInner {
     pub(crate) consume_permits: Arc<Semaphore>,
     /// Messages submitted to the listener pool and not yet in a listener call (bounded by
     /// `max_cache_size`: queue tasks stop pulling while it is exceeded).
-    pub(crate) waiting_for_listener: std::sync::atomic::AtomicUsize,
+    pub(crate) waiting_for_listener: Arc<std::sync::atomic::AtomicUsize>,
+    /// The consume threads of a sync concurrent listener.
+    pub(crate) listener_pool: Option<ListenerPool>,
     pub(crate) cancel: CancellationToken,
     pub(crate) closed: AtomicBool,
     /// Counters and queue gauges behind [`ConcurrentConsumer::stats`].
@@ -230,7 +233,15 @@ impl ConsumerHandle {
             }
             .with_persist_burst(config.persist_batch_size),
             consume_permits: Arc::new(Semaphore::new(config.consume_thread_max)),
-            waiting_for_listener: std::sync::atomic::AtomicUsize::new(0),
+            waiting_for_listener: Arc::default(),
+            listener_pool: match &listener {
+                Listener::Concurrent(ConcurrentListener::Sync(_)) => Some(ListenerPool::new(
+                    &config.consumer_group,
+                    config.consume_thread_min,
+                    config.consume_thread_max,
+                )),
+                _ => None,
+            },
             cancel: core.cancel.child_token(),
             config,
             core,

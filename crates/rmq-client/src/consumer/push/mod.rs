@@ -6,6 +6,7 @@
 mod broker_requests;
 #[allow(clippy::module_inception)]
 mod consumer;
+mod listener_pool;
 mod listeners;
 mod lite_pull;
 mod lock;

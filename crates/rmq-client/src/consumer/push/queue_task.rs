@@ -24,12 +24,14 @@ use super::consumer::ConsumerInner;
 use super::listeners::ConcurrentListener;
 use super::puller::{publish_cache, send_back, sleep_until_opt, PullFuture, PullOutcome, Pulled, Puller};
 use super::rebalance::QueueCounts;
-use crate::consumer::listener::ConsumeContext;
+use crate::consumer::listener::{run_guarded, ConsumeContext, ConsumeResult};
 use crate::consumer::process_queue::{ProcessQueue, Thresholds, FLOW_CONTROL_DELAY};
 use crate::consumer::stats::{now_ms, TopicCounters};
 
 /// Delay before a message whose send-back failed is consumed again locally.
 const LOCAL_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// A pool call that starts this long after its dispatch re-stamps its messages' start time.
+const LATE_START: Duration = Duration::from_millis(100);
 /// Most expired messages sent back per scan (Java sends at most 16 per round).
 const EXPIRED_PER_SCAN: usize = 16;
 /// Delay level of a message sent back because its consumption timed out (Java uses 3).
@@ -42,6 +44,13 @@ enum Event {
     Started(Vec<i64>, std::time::Instant),
     /// A listener call or a send-back of expired messages finished.
     Done(Consumed),
+    /// A sync listener call on the consume threads returned; failures still need sending back.
+    Listened {
+        msgs: Vec<MessageExt>,
+        result: ConsumeResult,
+        ctx: ConsumeContext,
+        took: Duration,
+    },
 }
 
 /// A finished listener call, or a finished send-back of expired messages.
@@ -69,6 +78,9 @@ pub(crate) struct QueueTask {
     counts: watch::Receiver<QueueCounts>,
     /// Expired offsets with a send-back in progress.
     expiring: HashSet<i64>,
+    /// Set when the task stops: calls still queued for the consume threads are skipped (their
+    /// messages are not committed and go to the queue's next owner), as Java skips a dropped queue.
+    stopped: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl QueueTask {
@@ -94,6 +106,7 @@ impl QueueTask {
             in_flight: 0,
             counts,
             expiring: HashSet::new(),
+            stopped: Arc::default(),
         }
     }
 
@@ -240,6 +253,7 @@ impl QueueTask {
             }
         }
         self.pq.dropped = true;
+        self.stopped.store(true, Relaxed);
         if self.in_flight > 0 {
             debug!(queue = %self.mq, in_flight = self.in_flight, "stopped with listener calls still running");
         }
@@ -257,17 +271,88 @@ impl QueueTask {
         let offsets: Vec<i64> = msgs.iter().map(|m| m.queue_offset).collect();
         self.pq.mark_consume_started(&offsets, std::time::Instant::now());
         let batch = self.inner.config.consume_message_batch_max_size.max(1);
-        let mut msgs = msgs;
-        while !msgs.is_empty() {
-            let rest = msgs.split_off(batch.min(msgs.len()));
-            self.spawn_consume(msgs, Duration::ZERO);
-            msgs = rest;
+        let mut rest = msgs.into_iter();
+        loop {
+            let chunk: Vec<MessageExt> = rest.by_ref().take(batch).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            self.spawn_consume(chunk, Duration::ZERO);
         }
+    }
+
+    /// Hand `msgs` to the sync listener's consume threads; the call's outcome comes back as an event.
+    fn submit_to_pool(&self, msgs: Vec<MessageExt>) -> std::result::Result<(), Vec<MessageExt>> {
+        let (ConcurrentListener::Sync(listener), Some(pool)) = (&self.listener, &self.inner.listener_pool)
+        else {
+            return Err(msgs);
+        };
+        let (listener, mq, tx) = (listener.clone(), self.mq.clone(), self.tx.clone());
+        let waiting = self.inner.waiting_for_listener.clone();
+        let stopped = self.stopped.clone();
+        let dispatched = std::time::Instant::now();
+        pool.submit(move || {
+            waiting.fetch_sub(msgs.len(), Relaxed);
+            if stopped.load(Relaxed) {
+                return;
+            }
+            let started = std::time::Instant::now();
+            // The dispatch stamped these as started; correct that when the call starts noticeably later.
+            if started.duration_since(dispatched) > LATE_START {
+                let offsets = msgs.iter().map(|m| m.queue_offset).collect();
+                let _ = tx.send(Event::Started(offsets, started));
+            }
+            let mut ctx = ConsumeContext::new(mq);
+            let result = run_guarded(&*listener, &msgs, &mut ctx);
+            let took = started.elapsed();
+            let _ = tx.send(Event::Listened {
+                msgs,
+                result,
+                ctx,
+                took,
+            });
+        });
+        Ok(())
+    }
+
+    /// A sync listener call returned: commit what succeeded; failures are sent back in a task.
+    fn on_listened(
+        &mut self,
+        msgs: Vec<MessageExt>,
+        result: ConsumeResult,
+        ctx: ConsumeContext,
+        took: Duration,
+    ) {
+        let acked = ctx.acknowledged(result, msgs.len());
+        self.puller.counters.consumed(acked, msgs.len() - acked, took);
+        if acked == msgs.len() {
+            let done = msgs.iter().map(|m| m.queue_offset).collect();
+            self.on_consumed(Consumed {
+                done,
+                retry_locally: Vec::new(),
+                listener_call: true,
+                expired: Vec::new(),
+            });
+            return;
+        }
+        let (inner, mq, tx) = (self.inner.clone(), self.mq.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            let done = settle(&inner, &mq, &msgs, acked, &ctx).await;
+            let _ = tx.send(Event::Done(done));
+        });
     }
 
     fn spawn_consume(&mut self, msgs: Vec<MessageExt>, after: Duration) {
         self.in_flight += 1;
         self.inner.waiting_for_listener.fetch_add(msgs.len(), Relaxed);
+        let msgs = if after.is_zero() {
+            match self.submit_to_pool(msgs) {
+                Ok(()) => return,
+                Err(msgs) => msgs,
+            }
+        } else {
+            msgs
+        };
         let (inner, mq, tx) = (self.inner.clone(), self.mq.clone(), self.tx.clone());
         let counters = self.puller.counters.clone();
         let listener = self.listener.clone();
@@ -284,6 +369,12 @@ impl QueueTask {
         match event {
             Event::Started(offsets, at) => self.pq.mark_consume_started(&offsets, at),
             Event::Done(c) => self.on_consumed(c),
+            Event::Listened {
+                msgs,
+                result,
+                ctx,
+                took,
+            } => self.on_listened(msgs, result, ctx, took),
         }
     }
 
@@ -343,6 +434,18 @@ async fn consume(
     let (result, msgs) = listener.call(msgs, &ctx).await;
     let acked = ctx.acknowledged(result, msgs.len());
     counters.consumed(acked, msgs.len() - acked, started.elapsed());
+    settle(inner, mq, &msgs, acked, &ctx).await
+}
+
+/// After a listener call: the first `acked` messages are done; the others are sent back to the broker
+/// (or, broadcasting, dropped at WARN), and kept for a local retry when the broker does not take them.
+async fn settle(
+    inner: &Arc<ConsumerInner>,
+    mq: &MessageQueue,
+    msgs: &[MessageExt],
+    acked: usize,
+    ctx: &ConsumeContext,
+) -> Consumed {
     let mut done: Vec<i64> = msgs[..acked].iter().map(|m| m.queue_offset).collect();
     let mut retry_locally = Vec::new();
     if inner.broadcasting() {
