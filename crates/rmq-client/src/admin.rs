@@ -17,6 +17,7 @@ use crate::config::ClientConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::remoting::{expect_success, RemotingClient};
 use crate::route::{NameServerClient, RouteTable, TopicRoute};
+use crate::tls::TlsConfig;
 use crate::transport::ConnectionOptions;
 
 /// Least timeout of an admin request (Java `DefaultMQAdminExt` uses 5 s).
@@ -88,6 +89,7 @@ impl Admin {
         let opts = ConnectionOptions {
             connect_timeout: config.connect_timeout,
             max_frame: config.max_frame,
+            tls: config.tls.as_ref().map(TlsConfig::connector).transpose()?,
             ..Default::default()
         };
         let hook = crate::acl::client_hook(None, config.credentials.as_ref())?;

@@ -1,4 +1,4 @@
-//! Settings shared by every producer and consumer: name servers, identity, timeouts.
+//! Settings shared by every producer and consumer: name servers, identity, timeouts, TLS.
 
 use std::time::Duration;
 
@@ -6,6 +6,7 @@ use rmq_protocol::SerializeType;
 
 use crate::acl::Credentials;
 use crate::error::{Error, Result};
+use crate::tls::TlsConfig;
 
 /// Client-wide settings (the Java client's `ClientConfig`).
 ///
@@ -40,6 +41,9 @@ pub struct ClientConfig {
     /// Access key and secret for brokers with ACL on: every request is signed like the Java client's
     /// `AclClientRPCHook` does (see [`crate::acl`]). Default none. `Debug` never shows the secret.
     pub credentials: Option<Credentials>,
+    /// TLS to name servers and brokers (CAs, client certificate, hostname verification); see
+    /// [`crate::tls`]. Default none: plain TCP. Files are read when the client starts.
+    pub tls: Option<TlsConfig>,
 }
 
 impl ClientConfig {
@@ -57,6 +61,7 @@ impl ClientConfig {
             serialize_type: SerializeType::Json,
             max_frame: rmq_protocol::frame::DEFAULT_MAX_FRAME,
             credentials: None,
+            tls: None,
         }
     }
 

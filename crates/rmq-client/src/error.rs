@@ -26,6 +26,15 @@ pub enum ErrorKind {
         /// The peer address.
         addr: String,
     },
+    /// TLS failed: the handshake was refused (untrusted or mismatched certificate, our client
+    /// certificate rejected, no TLS on the server's port) or the peer ended the session with a TLS
+    /// alert. Not retryable: the same configuration fails the same way. The context has rustls' message.
+    Tls {
+        /// The peer address.
+        addr: String,
+        /// What went wrong.
+        reason: TlsFailure,
+    },
     /// A local I/O error other than connect.
     Io,
     /// The peer sent bytes that do not decode.
@@ -71,6 +80,42 @@ pub enum ErrorKind {
     Shutdown,
 }
 
+/// Why a TLS connection failed; see [`ErrorKind::Tls`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The server's certificate chain does not lead to a trusted CA (`CaRoots` of the `TlsConfig`).
+    UnknownIssuer,
+    /// The certificate is trusted but not issued for the host connected to (hostname verification).
+    NameMismatch,
+    /// The certificate has expired or is not valid yet.
+    Expired,
+    /// Any other problem with the server's certificate (bad signature, wrong key usage, revoked, ...).
+    BadCertificate,
+    /// The server aborted with a TLS alert, e.g. because it rejected our client certificate; the
+    /// alert's name (`BadCertificate`, `CertificateRequired`, `UnknownCA`, ...).
+    Alert(String),
+    /// The server closed the connection during the handshake: typically it does not speak TLS on
+    /// this port, or it refused us before any certificate was exchanged.
+    Closed,
+    /// Any other handshake failure (no common protocol version or cipher suite, malformed messages).
+    Handshake,
+}
+
+impl fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsFailure::UnknownIssuer => f.write_str("server certificate is not issued by a trusted CA"),
+            TlsFailure::NameMismatch => f.write_str("server certificate is not valid for this host name"),
+            TlsFailure::Expired => f.write_str("server certificate has expired or is not valid yet"),
+            TlsFailure::BadCertificate => f.write_str("server certificate is invalid"),
+            TlsFailure::Alert(a) => write!(f, "the server sent the alert {a}"),
+            TlsFailure::Closed => f.write_str("the server closed the connection during the handshake"),
+            TlsFailure::Handshake => f.write_str("handshake failed"),
+        }
+    }
+}
+
 /// The error type of every fallible operation in this crate.
 ///
 /// ```
@@ -109,7 +154,8 @@ impl Error {
     }
 
     /// Whether the same operation may succeed if tried again (possibly elsewhere): connection problems,
-    /// timeouts, and the broker codes the Java producer retries on.
+    /// timeouts, and the broker codes the Java producer retries on. TLS failures are not: they come
+    /// from configuration (certificates, trust) and repeat.
     pub fn is_retryable(&self) -> bool {
         match &self.kind {
             ErrorKind::Connect { .. } | ErrorKind::Timeout { .. } | ErrorKind::Disconnected { .. } => true,
@@ -183,6 +229,7 @@ impl fmt::Display for Error {
             }
             ErrorKind::Timeout { addr: None, after } => write!(f, "timed out after {after:?}")?,
             ErrorKind::Disconnected { addr } => write!(f, "connection to {addr} closed")?,
+            ErrorKind::Tls { addr, reason } => write!(f, "TLS with {addr} failed: {reason}")?,
             ErrorKind::Io => write!(f, "I/O error")?,
             ErrorKind::Protocol(e) => write!(f, "protocol error: {e}")?,
             ErrorKind::Broker { code, remark } => {
@@ -309,5 +356,14 @@ mod tests {
             np("subscription group no permission, g").kind(),
             ErrorKind::Broker { .. }
         ));
+        let tls = Error::new(ErrorKind::Tls {
+            addr: "b:1".into(),
+            reason: TlsFailure::NameMismatch,
+        });
+        assert!(!tls.is_retryable());
+        assert_eq!(
+            tls.to_string(),
+            "TLS with b:1 failed: server certificate is not valid for this host name"
+        );
     }
 }

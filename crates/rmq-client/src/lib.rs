@@ -14,10 +14,11 @@ pub mod namespace;
 pub mod producer;
 pub mod remoting;
 pub mod route;
+pub mod tls;
 pub mod transport;
 pub mod validate;
 
 pub use config::ClientConfig;
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Result, TlsFailure};
 pub use hook::{HookChain, RpcHook};
 pub use remoting::RemotingClient;

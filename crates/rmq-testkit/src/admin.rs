@@ -10,6 +10,7 @@ use crate::config::TOOLS_JVM_ARGS;
 use crate::error::{Error, IoContext, Result};
 use crate::process;
 use crate::remoting;
+use crate::tls::ClusterTls;
 
 const MQADMIN_MAIN: &str = "org.apache.rocketmq.tools.command.MQAdminStartup";
 /// Timeout of the kit's own admin requests.
@@ -44,6 +45,8 @@ impl Cluster {
         let mut jvm_args: Vec<String> = TOOLS_JVM_ARGS.iter().map(|s| s.to_string()).collect();
         jvm_args.push(format!("-Drocketmq.namesrv.addr={}", self.namesrv_addr()));
         jvm_args.extend(crate::acl::tools_jvm_args(self.options.acl.as_ref(), &home)?);
+        let mut jvm_args: Vec<OsString> = jvm_args.into_iter().map(OsString::from).collect();
+        jvm_args.extend(self.tls().map(ClusterTls::client_jvm_args).unwrap_or_default());
         let mut cmd = self
             .runtime
             .jvm_command(&home, "rmq.tools.logback.xml", jvm_args, MQADMIN_MAIN);
@@ -95,7 +98,13 @@ impl Cluster {
         ];
         let ext = crate::acl::signed_ext(self.options.acl.as_ref(), &ext);
         for addr in running {
-            let response = remoting::request(&addr, remoting::UPDATE_AND_CREATE_TOPIC, &ext, ADMIN_TIMEOUT)?;
+            let response = remoting::request(
+                &addr,
+                remoting::UPDATE_AND_CREATE_TOPIC,
+                &ext,
+                ADMIN_TIMEOUT,
+                self.tls(),
+            )?;
             if response.code != 0 {
                 return Err(Error::Remoting {
                     addr,
@@ -116,12 +125,17 @@ impl Cluster {
 
     /// A `java` command for `main_class` (e.g. `org.apache.rocketmq.example.benchmark.Producer`)
     /// with the same jars and Java 17 flags as the servers, `user.home` inside the cluster
-    /// directory, and the name server preset (`NAMESRV_ADDR`, `-Drocketmq.namesrv.addr`).
-    /// `jvm_args` go before the main class; add program arguments with `.arg(..)`.
+    /// directory, and the name server preset (`NAMESRV_ADDR`, `-Drocketmq.namesrv.addr`). On a TLS
+    /// cluster the Java client's TLS properties are set too (`tls.enable`, the cluster CA, the
+    /// kit's client certificate). `jvm_args` go before the main class; add program arguments
+    /// with `.arg(..)`.
     pub fn java_command(&self, main_class: &str, jvm_args: &[&str]) -> Command {
         let addr = self.namesrv_addr();
-        let namesrv = format!("-Drocketmq.namesrv.addr={addr}");
-        let args = std::iter::once(namesrv.as_str()).chain(jvm_args.iter().copied());
+        let namesrv = OsString::from(format!("-Drocketmq.namesrv.addr={addr}"));
+        let tls = self.tls().map(ClusterTls::client_jvm_args).unwrap_or_default();
+        let args = std::iter::once(namesrv)
+            .chain(tls)
+            .chain(jvm_args.iter().map(OsString::from));
         let mut cmd = self.runtime.jvm_command(
             &self.dir().join("java"),
             "rmq.client.logback.xml",
@@ -135,14 +149,14 @@ impl Cluster {
     /// Names of the brokers the name server currently lists for this cluster (a direct
     /// `GET_BROKER_CLUSTER_INFO` request; milliseconds, no JVM), sorted.
     pub fn registered_brokers(&self) -> Result<Vec<String>> {
-        registered_brokers(&self.namesrv_addr(), self.cluster_name())
+        registered_brokers(&self.namesrv_addr(), self.cluster_name(), self.tls())
     }
 
     /// Sends one request (`GET_BROKER_CONFIG`) to the broker and waits up to `timeout` for
     /// any answer. A paused or dead broker fails with [`Error::Remoting`].
     pub fn ping_broker(&self, name: &str, timeout: Duration) -> Result<()> {
         let addr = self.broker_addr(name)?;
-        remoting::request(&addr, remoting::GET_BROKER_CONFIG, &[], timeout).map(drop)
+        remoting::request(&addr, remoting::GET_BROKER_CONFIG, &[], timeout, self.tls()).map(drop)
     }
 
     /// Pid and resident memory of every running server JVM.
@@ -164,12 +178,17 @@ impl Cluster {
 }
 
 /// Broker names registered under `cluster` at the name server `namesrv_addr`, sorted.
-pub(crate) fn registered_brokers(namesrv_addr: &str, cluster: &str) -> Result<Vec<String>> {
+pub(crate) fn registered_brokers(
+    namesrv_addr: &str,
+    cluster: &str,
+    tls: Option<&ClusterTls>,
+) -> Result<Vec<String>> {
     let response = remoting::request(
         namesrv_addr,
         remoting::GET_BROKER_CLUSTER_INFO,
         &[],
         ADMIN_TIMEOUT,
+        tls,
     )?;
     if response.code != 0 {
         return Err(Error::Remoting {

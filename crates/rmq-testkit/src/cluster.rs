@@ -14,6 +14,7 @@ use crate::node::{Kind, Node, BIND_CONFLICT, READY_MARKER};
 use crate::ports;
 use crate::process::{Jvm, Watchdog};
 use crate::runtime::Runtime;
+use crate::tls::ClusterTls;
 
 /// Lines of each log shown in errors and failure reports.
 pub(crate) const LOG_LINES: usize = 40;
@@ -47,6 +48,8 @@ pub struct Cluster {
     /// Running JVMs, aligned with `nodes`.
     pub(crate) procs: Mutex<Vec<Option<Jvm>>>,
     pub(crate) watchdog: Arc<Watchdog>,
+    /// Certificates and settings when the cluster enforces TLS.
+    pub(crate) tls: Option<ClusterTls>,
     /// Declared last: removed after the JVMs and the watchdog are gone.
     pub(crate) dir: TempDir,
 }
@@ -66,11 +69,17 @@ impl Cluster {
             .tempdir()
             .ctx(|| "creating the cluster directory")?;
         let watchdog = Arc::new(Watchdog::spawn(dir.path(), !keep)?);
+        let tls = options
+            .tls
+            .as_ref()
+            .map(|t| ClusterTls::generate(dir.path(), t))
+            .transpose()?;
         let launcher = Launcher {
             runtime: &runtime,
             options: &options,
             dir: dir.path(),
             watchdog: &watchdog,
+            tls: tls.as_ref(),
         };
 
         let (namesrv, namesrv_jvm) = launcher.launch("namesrv", Kind::NameServer, "")?;
@@ -83,7 +92,15 @@ impl Cluster {
         for index in 0..options.brokers {
             let name = broker_name(index);
             let port = ports::pick_block(Kind::Broker.port_offsets())?;
-            let node = Node::create(dir.path(), &name, Kind::Broker, port, &options, &namesrv_addr)?;
+            let node = Node::create(
+                dir.path(),
+                &name,
+                Kind::Broker,
+                port,
+                &options,
+                &namesrv_addr,
+                tls.as_ref(),
+            )?;
             let jvm = node.spawn(&runtime, &options, &watchdog)?;
             spawned.push((node, jvm));
         }
@@ -111,6 +128,7 @@ impl Cluster {
             &options.cluster_name,
             &names,
             options.start_timeout,
+            tls.as_ref(),
             &all_logs,
         )?;
 
@@ -129,6 +147,7 @@ impl Cluster {
             brokers,
             procs: Mutex::new(procs),
             watchdog,
+            tls,
             dir,
         };
         cluster.create_acl_users()?;
@@ -186,6 +205,12 @@ impl Cluster {
         &self.options
     }
 
+    /// The cluster's TLS material (CA, certificates) when it was started with
+    /// [`ClusterOptions::tls`]; clients must trust [`ClusterTls::ca_cert_path`].
+    pub fn tls(&self) -> Option<&ClusterTls> {
+        self.tls.as_ref()
+    }
+
     /// The Java runtime running the cluster.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
@@ -231,6 +256,7 @@ impl Cluster {
                 self.cluster_name(),
                 &names,
                 self.options.start_timeout,
+                self.tls(),
                 &logs,
             )?;
         }
@@ -260,12 +286,13 @@ fn await_registration(
     cluster: &str,
     names: &[String],
     timeout: Duration,
+    tls: Option<&ClusterTls>,
     logs: &dyn Fn() -> String,
 ) -> Result<()> {
     let started = Instant::now();
     loop {
         // A failed request (e.g. the name server is paused) counts as "not yet".
-        let listed = registered_brokers(namesrv_addr, cluster).unwrap_or_default();
+        let listed = registered_brokers(namesrv_addr, cluster, tls).unwrap_or_default();
         let missing: Vec<&String> = names.iter().filter(|n| !listed.contains(n)).collect();
         if missing.is_empty() {
             debug!(?names, elapsed = ?started.elapsed(), "brokers registered");
@@ -300,6 +327,7 @@ struct Launcher<'a> {
     options: &'a ClusterOptions,
     dir: &'a Path,
     watchdog: &'a Arc<Watchdog>,
+    tls: Option<&'a ClusterTls>,
 }
 
 impl Launcher<'_> {
@@ -309,7 +337,7 @@ impl Launcher<'_> {
         let mut attempt = 1;
         loop {
             let port = ports::pick_block(kind.port_offsets())?;
-            let node = Node::create(self.dir, name, kind, port, self.options, namesrv_addr)?;
+            let node = Node::create(self.dir, name, kind, port, self.options, namesrv_addr, self.tls)?;
             let mut jvm = node.spawn(self.runtime, self.options, self.watchdog)?;
             match jvm.wait_ready(READY_MARKER, self.options.start_timeout, &|| {
                 node.logs_tail(LOG_LINES)

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::acl::AclOptions;
+use crate::tls::TlsOptions;
 
 /// How a broker flushes the commit log (`flushDiskType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,6 +57,9 @@ pub struct ClusterOptions {
     /// ACL 2.0 on every broker (authentication, and authorization unless turned off), with a super
     /// user and test users; see [`AclOptions`]. Default none: no access control.
     pub acl: Option<AclOptions>,
+    /// Run every server with TLS enforced, certificates generated at start (see
+    /// [`Cluster::tls`](crate::Cluster::tls)). Default none: plain TCP.
+    pub tls: Option<TlsOptions>,
 }
 
 impl Default for ClusterOptions {
@@ -70,6 +74,7 @@ impl Default for ClusterOptions {
             namesrv_jvm_args: Vec::new(),
             start_timeout: default_start_timeout(),
             acl: None,
+            tls: None,
         }
     }
 }

@@ -26,6 +26,9 @@
 //! process: dropping a [`Cluster`] kills them, and a watchdog kills them when the process exits
 //! without dropping it. Set [`KEEP_DIR_ENV`]`=1` to keep the stores and logs.
 //!
+//! With [`ClusterOptions::tls`] the servers enforce TLS, with certificates generated at start
+//! ([`ClusterTls`]).
+//!
 //! With [`ClusterOptions::acl`] the brokers enforce ACL 2.0 (authentication and authorization),
 //! with a super user and test users ([`AclOptions`]).
 //!
@@ -48,6 +51,7 @@ mod ports;
 mod process;
 mod remoting;
 mod runtime;
+mod tls;
 
 pub use acl::{AclGrant, AclOptions, AclUser};
 pub use admin::{unique_name, ProcessStats};
@@ -55,3 +59,4 @@ pub use cluster::{BrokerInfo, Cluster, KEEP_DIR_ENV};
 pub use config::{ClusterOptions, FlushDiskType, BROKER_JVM_ARGS, NAMESRV_JVM_ARGS, START_TIMEOUT_ENV};
 pub use error::{Error, Result};
 pub use runtime::{Runtime, RuntimeSource, ROCKETMQ_VERSION, RUNTIME_DIR_ENV};
+pub use tls::{CertificateAuthority, ClientAuth, ClusterTls, Identity, IdentityFiles, TlsOptions};

@@ -1,5 +1,6 @@
 //! One server of a cluster: its ports, directories, config file and launch command.
 
+use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,6 +11,7 @@ use crate::error::{IoContext, Result};
 use crate::logs;
 use crate::process::{Jvm, Watchdog};
 use crate::runtime::Runtime;
+use crate::tls::ClusterTls;
 
 /// Printed on stdout by both servers once they serve requests (brokers: after registering).
 pub(crate) const READY_MARKER: &str = "boot success";
@@ -44,6 +46,8 @@ pub(crate) struct Node {
     pub(crate) home: PathBuf,
     /// The JVM's stdout and stderr, appended across restarts.
     pub(crate) log: PathBuf,
+    /// TLS system properties (empty without TLS).
+    pub(crate) tls_args: Vec<OsString>,
 }
 
 impl Node {
@@ -55,6 +59,7 @@ impl Node {
         port: u16,
         options: &ClusterOptions,
         namesrv_addr: &str,
+        tls: Option<&ClusterTls>,
     ) -> Result<Node> {
         let home = cluster_dir.join(name);
         fs::create_dir_all(&home).ctx(|| format!("creating {}", home.display()))?;
@@ -64,6 +69,7 @@ impl Node {
             port,
             log: cluster_dir.join(format!("{name}.log")),
             home,
+            tls_args: tls.map(ClusterTls::server_jvm_args).unwrap_or_default(),
         };
         let conf = node.conf_path();
         fs::write(&conf, node.config_text(options, namesrv_addr))
@@ -118,7 +124,7 @@ impl Node {
         text
     }
 
-    /// The launch command: kit flags, then the user's flags, then `-c <conf>`.
+    /// The launch command: kit flags, TLS properties, then the user's flags, then `-c <conf>`.
     fn command(&self, runtime: &Runtime, options: &ClusterOptions) -> Command {
         let (main, logback, defaults, extra) = match self.kind {
             Kind::NameServer => (
@@ -136,8 +142,9 @@ impl Node {
         };
         let jvm_args = defaults
             .iter()
-            .map(|s| s.to_string())
-            .chain(extra.iter().cloned());
+            .map(OsString::from)
+            .chain(self.tls_args.iter().cloned())
+            .chain(extra.iter().map(OsString::from));
         let mut cmd = runtime.jvm_command(&self.home, logback, jvm_args, main);
         cmd.arg("-c").arg(self.conf_path());
         // Anything a server writes relative to its working directory stays in `home` too.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
+use crate::tls::ClusterTls;
 
 /// `GET_BROKER_CONFIG`, answered by every broker (cheap: no statistics involved).
 pub(crate) const GET_BROKER_CONFIG: i32 = 26;
@@ -31,8 +32,15 @@ pub(crate) struct Response {
     pub(crate) body: Vec<u8>,
 }
 
-/// Sends a request with header fields `ext` and no body, and waits for its response.
-pub(crate) fn request(addr: &str, code: i32, ext: &[(&str, String)], timeout: Duration) -> Result<Response> {
+/// Sends a request with header fields `ext` and no body, and waits for its response; over TLS
+/// when `tls` is given.
+pub(crate) fn request(
+    addr: &str,
+    code: i32,
+    ext: &[(&str, String)],
+    timeout: Duration,
+    tls: Option<&ClusterTls>,
+) -> Result<Response> {
     let err = |reason: String| Error::Remoting {
         addr: addr.to_string(),
         reason,
@@ -45,10 +53,30 @@ pub(crate) fn request(addr: &str, code: i32, ext: &[(&str, String)], timeout: Du
     stream
         .set_write_timeout(Some(timeout))
         .map_err(|e| err(e.to_string()))?;
+    match tls {
+        None => exchange(&mut stream, code, ext, &err),
+        Some(tls) => {
+            let name = tls.kit_server_name()?;
+            let conn = rustls::ClientConnection::new(tls.kit_client().clone(), name)
+                .map_err(|e| err(format!("TLS: {e}")))?;
+            let mut stream = rustls::StreamOwned::new(conn, stream);
+            exchange(&mut stream, code, ext, &err)
+        }
+    }
+}
+
+/// Writes one request on `stream` and reads its response.
+fn exchange<S: Read + Write>(
+    stream: &mut S,
+    code: i32,
+    ext: &[(&str, String)],
+    err: &dyn Fn(String) -> Error,
+) -> Result<Response> {
     let opaque = OPAQUE.fetch_add(1, Ordering::Relaxed);
     stream
         .write_all(&encode(code, opaque, ext))
         .map_err(|e| err(format!("write: {e}")))?;
+    stream.flush().map_err(|e| err(format!("write: {e}")))?;
 
     let mut len = [0u8; 4];
     stream

@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::hook::RpcHook;
 use crate::remoting::RemotingClient;
 use crate::route::{NameServerClient, RouteTable};
+use crate::tls::TlsConfig;
 use crate::transport::{ConnectionOptions, InboundSink};
 
 /// Shared state of one running client (producer or consumer).
@@ -52,6 +53,7 @@ impl ClientCore {
         let opts = ConnectionOptions {
             connect_timeout: config.connect_timeout,
             max_frame: config.max_frame,
+            tls: config.tls.as_ref().map(TlsConfig::connector).transpose()?,
             ..Default::default()
         };
         let sink = InboundSink::new(inbound_tx, INBOUND_CODES);

@@ -131,6 +131,12 @@ impl ProducerBuilder {
         self
     }
 
+    /// TLS to name servers and brokers (see [`crate::tls`]).
+    pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Self {
+        self.options.client.tls = Some(tls);
+        self
+    }
+
     /// Sign every request with these ACL credentials (see [`crate::acl`]).
     pub fn credentials(mut self, credentials: crate::acl::Credentials) -> Self {
         self.options.client.credentials = Some(credentials);

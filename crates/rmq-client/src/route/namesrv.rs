@@ -103,6 +103,7 @@ fn is_transport_error(e: &Error) -> bool {
         ErrorKind::Connect { .. }
             | ErrorKind::Timeout { .. }
             | ErrorKind::Disconnected { .. }
+            | ErrorKind::Tls { .. }
             | ErrorKind::Io
     )
 }

@@ -1,6 +1,7 @@
 //! One connection: a task that owns the socket and every piece of connection state.
 //!
-//! Callers hold a cheap [`ConnectionHandle`] (a channel sender). The actor task owns the TCP stream, the
+//! Callers hold a cheap [`ConnectionHandle`] (a channel sender). The actor task owns the stream (plain
+//! TCP, or TLS over TCP when [`ConnectionOptions::tls`] is set; the actor is generic over it), the
 //! table of pending requests (`opaque` → reply channel + deadline), the read and write buffers, and a
 //! sweep timer. Frames queued while a write is in flight are coalesced into the next write, so many frames
 //! go out per syscall under load. When the socket closes, or its byte stream turns out to be corrupt,
@@ -26,6 +27,7 @@ use tracing::{debug, trace, warn};
 use super::inbound::{InboundRequest, InboundSink};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hook::RpcHook;
+use crate::tls::TlsConnector;
 
 /// Process-wide opaque counter, as in the Java client.
 static NEXT_OPAQUE: AtomicI32 = AtomicI32::new(1);
@@ -45,6 +47,9 @@ pub struct ConnectionOptions {
     pub queue_capacity: usize,
     /// How often expired or abandoned pending entries are swept.
     pub sweep_interval: Duration,
+    /// TLS for every connection made by [`ConnectionHandle::connect`]: the handshake completes
+    /// within `connect_timeout` before the actor starts. Default none (plain TCP).
+    pub tls: Option<TlsConnector>,
 }
 
 impl Default for ConnectionOptions {
@@ -54,6 +59,7 @@ impl Default for ConnectionOptions {
             max_frame: frame::DEFAULT_MAX_FRAME,
             queue_capacity: 4096,
             sweep_interval: Duration::from_millis(500),
+            tls: None,
         }
     }
 }
@@ -122,7 +128,8 @@ impl std::fmt::Debug for ConnectionHandle {
 }
 
 impl ConnectionHandle {
-    /// Connect to `addr` and start the connection's actor task.
+    /// Connect to `addr` (with a TLS handshake when `opts.tls` is set) and start the connection's
+    /// actor task. The connect and the handshake share `opts.connect_timeout`.
     pub async fn connect(addr: &str, opts: &ConnectionOptions, inbound: Option<InboundSink>) -> Result<Self> {
         let connect_err = |e: String| {
             Error::new(ErrorKind::Connect {
@@ -130,17 +137,43 @@ impl ConnectionHandle {
             })
             .with_context(e)
         };
-        let stream = match tokio::time::timeout(opts.connect_timeout, TcpStream::connect(addr)).await {
+        let deadline = Instant::now() + opts.connect_timeout;
+        let stream = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(connect_err(e.to_string())),
             Err(_) => return Err(connect_err(format!("connect timeout {:?}", opts.connect_timeout))),
         };
         let _ = stream.set_nodelay(true);
-        Ok(Self::spawn(stream, addr, opts, inbound))
+        let Some(tls) = &opts.tls else {
+            // Writes to a `TcpStream` are never buffered: no flush needed.
+            return Ok(Self::start(stream, addr, opts, inbound, false));
+        };
+        match tokio::time::timeout_at(deadline, tls.handshake(addr, stream)).await {
+            Ok(Ok(stream)) => Ok(Self::start(stream, addr, opts, inbound, true)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(connect_err(format!(
+                "TLS handshake not done within the connect timeout {:?}",
+                opts.connect_timeout
+            ))),
+        }
     }
 
     /// Start an actor over an already connected stream (used by tests with in-memory streams too).
+    /// The stream is flushed after each batch of writes, so buffering streams work as well.
     pub fn spawn<S>(stream: S, addr: &str, opts: &ConnectionOptions, inbound: Option<InboundSink>) -> Self
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        Self::start(stream, addr, opts, inbound, true)
+    }
+
+    fn start<S>(
+        stream: S,
+        addr: &str,
+        opts: &ConnectionOptions,
+        inbound: Option<InboundSink>,
+        flush: bool,
+    ) -> Self
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
     {
@@ -163,6 +196,7 @@ impl ConnectionHandle {
             inbound,
             max_frame: opts.max_frame,
             sweep_interval: opts.sweep_interval,
+            flush,
             cancel,
             stats,
         };
@@ -268,6 +302,8 @@ struct Actor {
     inbound: Option<InboundSink>,
     max_frame: usize,
     sweep_interval: Duration,
+    /// Flush after the write buffer empties (TLS holds the last record until flushed).
+    flush: bool,
     cancel: CancellationToken,
     stats: Arc<ConnectionStats>,
 }
@@ -278,6 +314,24 @@ enum Exit {
     Cancelled,
     Io(std::io::Error),
     Corrupt(rmq_protocol::ProtocolError),
+}
+
+/// What one step of the write branch did.
+enum Written {
+    Bytes(usize),
+    Flushed,
+}
+
+/// Write from `wbuf` if it holds anything, else flush.
+async fn write_or_flush<W>(writer: &mut W, wbuf: &mut BytesMut) -> std::io::Result<Written>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    if wbuf.is_empty() {
+        writer.flush().await.map(|()| Written::Flushed)
+    } else {
+        writer.write_buf(wbuf).await.map(Written::Bytes)
+    }
 }
 
 /// Largest number of queued commands folded into one write.
@@ -294,17 +348,22 @@ impl Actor {
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
         let mut wbuf = BytesMut::with_capacity(64 * 1024);
         let mut write_waiters: Vec<oneshot::Sender<Result<()>>> = Vec::new();
+        // Set when a write emptied `wbuf`, until the stream is flushed.
+        let mut unflushed = false;
         let mut sweep = tokio::time::interval(self.sweep_interval);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let exit = loop {
             tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => break Exit::Cancelled,
-                res = writer.write_buf(&mut wbuf), if !wbuf.is_empty() => match res {
-                    Ok(0) => break Exit::Closed,
-                    Ok(_) => {
+                // Write queued bytes; once they are all out, flush once if the stream buffers (TLS).
+                res = write_or_flush(&mut writer, &mut wbuf), if !wbuf.is_empty() || unflushed => match res {
+                    Ok(Written::Flushed) => unflushed = false,
+                    Ok(Written::Bytes(0)) => break Exit::Closed,
+                    Ok(Written::Bytes(_)) => {
                         self.stats.writes.fetch_add(1, Ordering::Relaxed);
                         if wbuf.is_empty() {
+                            unflushed = self.flush;
                             for w in write_waiters.drain(..) {
                                 let _ = w.send(Ok(()));
                             }
@@ -353,8 +412,14 @@ impl Actor {
         // Refuse new commands, then fail everything that is pending or queued, at once.
         self.rx.close();
         // One error for everything still waiting: a corrupt stream keeps its protocol cause.
-        let err = match &exit {
-            Exit::Corrupt(p) => Error::new(ErrorKind::Protocol(p.clone()))
+        // A TLS session ended by an alert (e.g. our client certificate was refused) says why.
+        let tls_error = match &exit {
+            Exit::Io(e) => crate::tls::session_error(&self.addr, e),
+            _ => None,
+        };
+        let err = match (&exit, tls_error) {
+            (_, Some(tls)) => tls,
+            (Exit::Corrupt(p), None) => Error::new(ErrorKind::Protocol(p.clone()))
                 .with_context(format!("connection to {} closed: corrupt stream", self.addr)),
             _ => Error::new(ErrorKind::Disconnected {
                 addr: self.addr.to_string(),
