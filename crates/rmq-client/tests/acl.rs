@@ -239,3 +239,102 @@ fn mqadmin_runs_as_the_super_user() {
         .unwrap();
     assert!(out.contains(ALICE.0), "{out}");
 }
+
+/// Compiles `tests/java/acl-signatures/AclJavaProduce.java` against the kit's jars and runs it.
+async fn run_java_producer(topic: &str, count: usize) -> String {
+    let runtime = cluster().runtime();
+    let javac = runtime.java().with_file_name("javac");
+    let javac = if javac.is_file() { javac } else { "javac".into() };
+    let classes =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("acl-java-{}", std::process::id()));
+    std::fs::create_dir_all(&classes).unwrap();
+    let source = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/java/acl-signatures/AclJavaProduce.java"
+    );
+    let out = std::process::Command::new(&javac)
+        .arg("-encoding")
+        .arg("UTF-8")
+        .arg("-cp")
+        .arg(cluster().java_classpath())
+        .arg("-d")
+        .arg(&classes)
+        .arg(source)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", javac.display()));
+    assert!(
+        out.status.success(),
+        "javac: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The kit's java command, with the compiled class added to its class path.
+    let base = cluster().java_command("AclJavaProduce", &["-Xmx128m", "-XX:TieredStopAtLevel=1"]);
+    let mut cmd = std::process::Command::new(base.get_program());
+    let mut args = base.get_args();
+    while let Some(arg) = args.next() {
+        cmd.arg(arg);
+        if arg == "-cp" {
+            let mut cp = args.next().unwrap().to_owned();
+            cp.push(":");
+            cp.push(&classes);
+            cmd.arg(cp);
+        }
+    }
+    let count = count.to_string();
+    let ns = cluster().namesrv_addr();
+    cmd.args([ns.as_str(), topic, ALICE.0, ALICE.1, count.as_str()]);
+    let mut cmd = tokio::process::Command::from(cmd);
+    cmd.kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .expect("AclJavaProduce did not finish within 120 s")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "AclJavaProduce failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The Java client with its `AclClientRPCHook` works on the same cluster set-up: Java sends, Rust consumes,
+/// and Java sees the same answer to a wrong secret (NO_PERMISSION, "check signature failed.").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_acl_hook_producer_and_rust_consumer_share_the_cluster() {
+    let topic = new_topic("acl_java");
+    let stdout = run_java_producer(&topic, 10).await;
+    eprintln!(
+        "Java producer: {}",
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("WRONG"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let sent: Vec<&str> = stdout.lines().filter_map(|l| l.strip_prefix("SENT ")).collect();
+    assert_eq!(sent.len(), 10, "{stdout}");
+    let wrong = stdout.lines().find_map(|l| l.strip_prefix("WRONG ")).unwrap();
+    assert_eq!(wrong, "16 check signature failed.", "{stdout}");
+
+    let seen = Arc::new(Mutex::new(BTreeSet::new()));
+    let s = seen.clone();
+    let c = ConcurrentConsumer::builder(consumer_config(ALICE, &rmq_testkit::unique_name("acl_jg")))
+        .subscribe(&topic, MessageSelector::all())
+        .listener(move |msgs: &[MessageExt], _: &mut ConsumeContext| {
+            let mut s = s.lock().unwrap();
+            for m in msgs {
+                s.insert(String::from_utf8_lossy(&m.body).into_owned());
+            }
+            ConsumeResult::Success
+        })
+        .start()
+        .await
+        .unwrap();
+    let expected: BTreeSet<String> = (0..10).map(|i| format!("java {i}")).collect();
+    wait_for("Java's messages", Duration::from_secs(60), || {
+        *seen.lock().unwrap() == expected
+    })
+    .await;
+    c.shutdown().await;
+}

@@ -11,7 +11,7 @@ use rmq_protocol::{RemotingCommand, RequestCode};
 use tracing::{debug, warn};
 
 use super::core::ClientCore;
-use crate::error::Result;
+use crate::error::{ErrorKind, Result};
 
 /// Produces the current `ConsumerData` of a consumer group (its subscriptions change over time).
 pub(crate) type ConsumerDataFn = Arc<dyn Fn() -> ConsumerData + Send + Sync>;
@@ -95,7 +95,16 @@ impl ClientCore {
             {
                 Ok(_) => ok += 1,
                 Err(e) => {
-                    debug!(%addr, error = %e, "heartbeat failed");
+                    // Refused credentials or permissions do not fix themselves: say so where people look.
+                    let acl = matches!(
+                        e.kind(),
+                        ErrorKind::AuthFailed { .. } | ErrorKind::PermissionDenied { .. }
+                    );
+                    if acl {
+                        warn!(%addr, error = %e, "heartbeat refused by the broker's ACL");
+                    } else {
+                        debug!(%addr, error = %e, "heartbeat failed");
+                    }
                     last_err = Some(e);
                 }
             }
