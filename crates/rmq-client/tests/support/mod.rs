@@ -34,10 +34,23 @@ pub fn unique(prefix: &str) -> String {
 /// A fresh topic with `queues` queues on every broker of the cluster.
 pub async fn topic_with_queues(prefix: &str, queues: i32) -> String {
     let topic = unique(prefix);
-    admin()
-        .create_topic_in_cluster(cluster().cluster_name(), &TopicSpec::new(&topic, queues))
-        .await
-        .unwrap();
+    // Creating a topic writes the broker's config and registers with the name server; on a loaded
+    // machine, right after the cluster started, that can outlast the 5 s admin timeout. Creation is
+    // idempotent, so ask again (a setup step, not what the tests measure).
+    let admin = admin();
+    let spec = TopicSpec::new(&topic, queues);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match admin
+            .create_topic_in_cluster(cluster().cluster_name(), &spec)
+            .await
+        {
+            Ok(_) => break,
+            Err(e) if e.is_timeout() && attempt < 3 => continue,
+            Err(e) => panic!("creating topic {topic}: {e}"),
+        }
+    }
     topic
 }
 
