@@ -125,6 +125,15 @@ impl ClientCore {
         Ok(core)
     }
 
+    /// Admin requests (queue ends, offsets by time) over this client's connections and routes.
+    pub(crate) fn admin(&self) -> crate::admin::Admin {
+        crate::admin::Admin::with_parts(
+            self.remoting.clone(),
+            self.routes.clone(),
+            self.config.request_timeout,
+        )
+    }
+
     /// Ask the heartbeat task to run a round now.
     #[allow(dead_code)] // consumers trigger heartbeats when subscriptions change
     pub(crate) fn trigger_heartbeat(&self) {

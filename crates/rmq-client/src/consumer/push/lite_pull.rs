@@ -20,7 +20,6 @@ use rmq_protocol::message::{MessageExt, MessageQueue};
 use super::consumer::ConsumerHandle;
 use super::listeners::Listener;
 use super::prefetch::{Batch, PrefetchQueue, PrefetchShared};
-use super::queue_offsets;
 use crate::consumer::config::ConsumerConfig;
 use crate::consumer::offset_store::ReadOffsetType;
 use crate::consumer::selector::MessageSelector;
@@ -327,19 +326,24 @@ impl LitePullConsumer {
 
     /// Continue `mq` from its first stored message.
     pub async fn seek_to_begin(&self, mq: &MessageQueue) -> Result<()> {
-        let offset = queue_offsets::min_offset(&self.handle.inner.core, mq).await?;
+        let offset = self.handle.inner.core.admin().min_offset(mq).await?;
         self.seek(mq, offset).await
     }
 
     /// Continue `mq` after its last stored message (only new messages).
     pub async fn seek_to_end(&self, mq: &MessageQueue) -> Result<()> {
-        let offset = queue_offsets::max_offset(&self.handle.inner.core, mq).await?;
+        let offset = self.handle.inner.core.admin().max_offset(mq).await?;
         self.seek(mq, offset).await
     }
 
     /// The offset of `mq`'s first message stored at or after `timestamp_ms`.
     pub async fn offset_for_timestamp(&self, mq: &MessageQueue, timestamp_ms: i64) -> Result<i64> {
-        queue_offsets::offset_for_timestamp(&self.handle.inner.core, mq, timestamp_ms).await
+        self.handle
+            .inner
+            .core
+            .admin()
+            .offset_for_timestamp(mq, timestamp_ms)
+            .await
     }
 
     /// Stop delivering (and prefetching) these queues until [`resume`](Self::resume).

@@ -14,7 +14,6 @@ mod orderly;
 mod orderly_task;
 mod prefetch;
 mod puller;
-mod queue_offsets;
 mod queue_task;
 mod rebalance;
 

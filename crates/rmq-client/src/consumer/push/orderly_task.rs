@@ -92,9 +92,9 @@ impl OrderlyQueueTask {
     }
 
     fn thresholds(&self) -> Thresholds {
-        let counts = self.counts.borrow();
-        let topic = counts.per_topic.get(&self.mq.topic).copied().unwrap_or(1);
-        Thresholds::for_queue(&self.inner.config, topic, counts.all, true)
+        self.counts
+            .borrow()
+            .thresholds(&self.inner.config, &self.mq.topic, true)
     }
 
     /// Run until cancelled; returns whether the last listener call finished (only then may the

@@ -17,7 +17,7 @@ use tracing::warn;
 use super::consumer::ConsumerInner;
 use super::puller::{PullOutcome, Puller};
 use super::rebalance::QueueCounts;
-use crate::consumer::process_queue::{Thresholds, FLOW_CONTROL_DELAY};
+use crate::consumer::process_queue::FLOW_CONTROL_DELAY;
 
 /// Messages prefetched from one queue, in offset order.
 pub(crate) struct Batch {
@@ -184,11 +184,10 @@ impl PrefetchTask {
     }
 
     fn over_limits(&self) -> bool {
-        let t = {
-            let counts = self.counts.borrow();
-            let topic = counts.per_topic.get(&self.puller.mq.topic).copied().unwrap_or(1);
-            Thresholds::for_queue(&self.inner.config, topic, counts.all, true)
-        };
+        let t = self
+            .counts
+            .borrow()
+            .thresholds(&self.inner.config, &self.puller.mq.topic, true);
         self.state.cached_count.load(Relaxed) as usize > t.max_count
             || self.state.cached_bytes.load(Relaxed) > t.max_bytes
     }

@@ -112,9 +112,9 @@ impl QueueTask {
 
     /// This queue's limits given how many queues this consumer holds now.
     fn thresholds(&self) -> Thresholds {
-        let counts = self.counts.borrow();
-        let topic = counts.per_topic.get(&self.mq.topic).copied().unwrap_or(1);
-        Thresholds::for_queue(&self.inner.config, topic, counts.all, false)
+        self.counts
+            .borrow()
+            .thresholds(&self.inner.config, &self.mq.topic, false)
     }
 
     /// Run until cancelled; returns whether every listener call finished (always, for this task).

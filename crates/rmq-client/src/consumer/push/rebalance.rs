@@ -22,10 +22,10 @@ use super::lock::{by_broker, lock_batch, unlock_batch, QueueLock};
 use super::orderly_task::OrderlyQueueTask;
 use super::prefetch::PrefetchTask;
 use super::puller::sleep_until_opt;
-use super::queue_offsets;
 use super::queue_task::QueueTask;
-use crate::consumer::config::{start_position, StartPosition};
+use crate::consumer::config::{start_position, ConsumerConfig, StartPosition};
 use crate::consumer::offset_store::ReadOffsetType;
+use crate::consumer::process_queue::Thresholds;
 use crate::error::Result;
 
 /// How often the assignment is recomputed without a trigger (Java `rebalance.waitInterval`).
@@ -41,6 +41,14 @@ const LOCK_RETRY_DELAY: Duration = Duration::from_secs(1);
 pub(crate) struct QueueCounts {
     pub(crate) per_topic: HashMap<String, usize>,
     pub(crate) all: usize,
+}
+
+impl QueueCounts {
+    /// The cache limits of one queue of `topic` (the span limit only for concurrent consumers).
+    pub(crate) fn thresholds(&self, cfg: &ConsumerConfig, topic: &str, orderly: bool) -> Thresholds {
+        let of_topic = self.per_topic.get(topic).copied().unwrap_or(1);
+        Thresholds::for_queue(cfg, of_topic, self.all, orderly)
+    }
 }
 
 /// Requests to the rebalancer from elsewhere in the consumer.
@@ -339,8 +347,8 @@ impl Rebalancer {
         let core = &self.inner.core;
         let offset = match start_position(cfg.consume_from_where, committed, &mq.topic, ts) {
             StartPosition::Offset(o) => o,
-            StartPosition::MaxOffset => queue_offsets::max_offset(core, mq).await?,
-            StartPosition::Timestamp(t) => queue_offsets::offset_for_timestamp(core, mq, t).await?,
+            StartPosition::MaxOffset => core.admin().max_offset(mq).await?,
+            StartPosition::Timestamp(t) => core.admin().offset_for_timestamp(mq, t).await?,
         };
         debug!(queue = %mq, ?committed, offset, "queue start position");
         Ok(offset)
