@@ -10,7 +10,7 @@ use rmq_protocol::header::{
     CMResult, ConsumeMessageDirectlyResult, ConsumeMessageDirectlyResultRequestHeader, ConsumerRunningInfo,
     GetConsumerRunningInfoRequestHeader, ResetOffsetBody, ResetOffsetRequestHeader,
 };
-use rmq_protocol::message::{decode_messages, properties as prop, MessageQueue};
+use rmq_protocol::message::{decode_messages, MessageQueue};
 use rmq_protocol::{RemotingCommand, RequestCode, ResponseCode, CLIENT_VERSION};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -212,10 +212,7 @@ async fn consume_directly(inner: &ConsumerInner, cmd: &RemotingCommand) -> Answe
     };
     msgs.truncate(1);
     let mut msg = msgs.remove(0);
-    if let Some(t) = msg.property(prop::RETRY_TOPIC).map(str::to_owned) {
-        msg.message.topic = t;
-    }
-    msg.message.topic = crate::namespace::unwrap(inner.config.namespace.as_deref(), &msg.message.topic);
+    super::puller::restore_topic(&mut msg, inner.config.namespace.as_deref());
     let broker = h.broker_name.clone().unwrap_or_default();
     let mq = MessageQueue::new(msg.topic.clone(), broker, msg.queue_id);
     let started = Instant::now();

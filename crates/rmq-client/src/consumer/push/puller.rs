@@ -236,15 +236,21 @@ impl Puller {
         msgs.into_iter()
             .filter(|m| self.subscription.as_ref().is_none_or(|s| s.matches_tag(m.tags())))
             .map(|mut m| {
-                if let Some(t) = m.property(prop::RETRY_TOPIC).map(str::to_owned) {
-                    m.message.topic = t;
-                }
-                if ns.is_some() {
-                    m.message.topic = namespace::unwrap(ns, &m.message.topic);
-                }
+                restore_topic(&mut m, ns);
                 m
             })
             .collect()
+    }
+}
+
+/// Give a pulled message the topic the application knows: the original one of a retried message,
+/// without the namespace.
+pub(crate) fn restore_topic(m: &mut MessageExt, ns: Option<&str>) {
+    if let Some(t) = m.property(prop::RETRY_TOPIC).map(str::to_owned) {
+        m.message.topic = t;
+    }
+    if ns.is_some() {
+        m.message.topic = namespace::unwrap(ns, &m.message.topic);
     }
 }
 
