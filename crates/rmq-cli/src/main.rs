@@ -1,4 +1,5 @@
 //! `rmq`: the rocketmq-rs command line.
+#![warn(missing_docs)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 

@@ -19,7 +19,8 @@ pub enum SendStatus {
 /// The outcome of a successful send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendResult {
-    /// Storage status.
+    /// How the broker stored the message: `SendOk`, or stored without a successful flush or
+    /// replication (see [`SendStatus`]).
     pub status: SendStatus,
     /// The message id users see (`UNIQ_KEY`); for a batch, the ids of its messages joined by `,`.
     pub msg_id: String,

@@ -49,21 +49,22 @@ ext_header! {
         pub default_topic_queue_nums: i32 = "defaultTopicQueueNums",
         /// Target queue id.
         pub queue_id: i32 = "queueId",
-        /// Message sysFlag.
+        /// Message sysFlag bits (compression, transaction type; see `message::sysflag`).
         pub sys_flag: i32 = "sysFlag",
-        /// Born timestamp, ms.
+        /// When the producer created the message, ms since the epoch.
         pub born_timestamp: i64 = "bornTimestamp",
-        /// User message flag.
+        /// The application's integer flag of the message (not interpreted by the broker).
         pub flag: i32 = "flag",
-        /// Encoded properties string.
+        /// The message properties in their wire form (`name 0x01 value 0x02` per pair).
         pub properties: Option<String> = "properties",
-        /// Reconsume times.
+        /// How many times the message was consumed before (set when a consumer sends it back through
+        /// a retry topic).
         pub reconsume_times: Option<i32> = "reconsumeTimes",
-        /// Unit mode.
+        /// Whether topic and group are unit-mode names (Java's unit/cell deployments); normally false.
         pub unit_mode: Option<bool> = "unitMode",
-        /// Batch send.
+        /// Whether the body is a batch of encoded messages (SEND_BATCH_MESSAGE).
         pub batch: Option<bool> = "batch",
-        /// Max reconsume times.
+        /// Redeliveries allowed before the broker moves a sent-back message to the dead-letter topic.
         pub max_reconsume_times: Option<i32> = "maxReconsumeTimes",
         /// 5.x `bname`: target broker name.
         pub bname: Option<String> = "bname",

@@ -67,7 +67,7 @@ impl MessageVersion {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeOptions {
     /// Largest body a compressed body may expand to; beyond it decoding fails with
-    /// [`ProtocolError::TooLarge`]. Default [`DEFAULT_MAX_BODY`] (64 MiB).
+    /// [`ProtocolError::TooLarge`](crate::ProtocolError::TooLarge). Default [`DEFAULT_MAX_BODY`] (64 MiB).
     pub max_body: usize,
     /// Decompress bodies flagged COMPRESSED (and clear the flag). Default `true`. When `false`, the
     /// stored bytes are returned as they are, with the flag still set.
@@ -96,7 +96,7 @@ pub struct MessageExt {
     pub store_size: i32,
     /// Offset in the consume queue.
     pub queue_offset: i64,
-    /// Message sysFlag (see [`sysflag`]); COMPRESSED is cleared once the body has been decompressed.
+    /// Message sysFlag (see [`sysflag`](crate::message::sysflag)); COMPRESSED is cleared once the body has been decompressed.
     pub sys_flag: i32,
     /// When the producer created the message, ms since the epoch.
     pub born_timestamp: i64,

@@ -200,7 +200,7 @@ fn put_host(out: &mut BytesMut, addr: &SocketAddr, width: usize) {
 ///
 /// The body is written as it is: for a message whose sysFlag says COMPRESSED, `body` must already hold
 /// the compressed bytes (see [`compression::compress`]). `totalSize` is computed (the `store_size` field
-/// is ignored) and `body_crc` is written as given (see [`body_crc`]). An IPv6 host sets its sysFlag bit;
+/// is ignored) and `body_crc` is written as given (see [`body_crc`](crate::message::body_crc)). An IPv6 host sets its sysFlag bit;
 /// an IPv4 host whose bit is set is written IPv4-mapped.
 pub fn encode_message_ext(msg: &MessageExt) -> Result<Bytes> {
     let version = MessageVersion::for_topic_len(msg.topic.len());

@@ -1,10 +1,10 @@
 //! Topic / broker permission bits (`PermName`).
 
-/// Priority flag.
+/// Priority bit (4.x "priority" brokers; unused by the client).
 pub const PERM_PRIORITY: i32 = 8;
-/// Readable.
+/// Read bit: consumers may pull from the topic / broker.
 pub const PERM_READ: i32 = 4;
-/// Writable.
+/// Write bit: producers may send to the topic / broker.
 pub const PERM_WRITE: i32 = 2;
 /// Inheritable (a template topic such as `TBW102` may be inherited by auto-create).
 pub const PERM_INHERIT: i32 = 1;
