@@ -102,3 +102,17 @@ pub use config::ClientConfig;
 pub use error::{Error, ErrorKind, Result, TlsFailure};
 pub use hook::{HookChain, RpcHook};
 pub use remoting::RemotingClient;
+
+/// The Rust snippets of the README and the guides in `docs/`, compiled by `cargo test --doc` so they
+/// stay true to the API.
+#[cfg(doctest)]
+mod guides {
+    #[doc = include_str!("../../../README.md")]
+    struct Readme;
+    #[doc = include_str!("../../../docs/configuration.md")]
+    struct Configuration;
+    #[doc = include_str!("../../../docs/consumers.md")]
+    struct Consumers;
+    #[doc = include_str!("../../../docs/security.md")]
+    struct Security;
+}
