@@ -1,6 +1,6 @@
 // Shared by the examples: where the name server is (NAMESRV_ADDR, default 127.0.0.1:9876) and the topic
-// (first argument, default "example_topic"). Start a local cluster with
-// `cargo run --release -p rmq-cli -- quickstart` or your own.
+// (first argument, default "example_topic"). They need a running cluster: see docs/README.md
+// (`rmq quickstart` checks a machine end to end but stops its cluster when it finishes).
 
 pub(crate) fn namesrv() -> String {
     std::env::var("NAMESRV_ADDR").unwrap_or_else(|_| "127.0.0.1:9876".to_owned())
