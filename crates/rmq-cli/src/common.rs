@@ -33,10 +33,7 @@ impl Common {
         if let Some(ns) = self.namesrv.as_deref().filter(|s| !s.trim().is_empty()) {
             return ns.trim().to_owned();
         }
-        match DevCluster::load(&dev_home()) {
-            Ok(Some(dev)) => dev.namesrv_addr,
-            _ => DEFAULT_NAMESRV.to_owned(),
-        }
+        default_namesrv()
     }
 
     /// Client settings for the name server.
@@ -47,6 +44,14 @@ impl Common {
     /// An admin client for the name server.
     pub(crate) fn admin(&self) -> anyhow::Result<Admin> {
         Ok(Admin::connect(self.client_config())?)
+    }
+}
+
+/// The `rmq dev` cluster's name server if one is recorded, else [`DEFAULT_NAMESRV`].
+pub(crate) fn default_namesrv() -> String {
+    match DevCluster::load(&dev_home()) {
+        Ok(Some(dev)) => dev.namesrv_addr,
+        _ => DEFAULT_NAMESRV.to_owned(),
     }
 }
 

@@ -452,3 +452,49 @@ fn sql_filter_selects_by_property() {
         "the filtered-out message counts as consumed"
     );
 }
+
+#[test]
+fn bench_produce_then_consume_report_as_json() {
+    let topic = topic_with_queues("cli_bench", 2);
+    let out = ok(cli(&[
+        "bench", "produce", "-t", &topic, "-n", "300", "--warmup", "0s", "-s", "200", "-c", "4", "--json",
+    ]));
+    let p: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (p["msgs"].as_u64(), p["errors"].as_u64()),
+        (Some(300), Some(0)),
+        "{p}"
+    );
+    let l = &p["latency"];
+    let ms = |k: &str| l[k].as_f64().unwrap();
+    assert!(
+        ms("p50_ms") > 0.0 && ms("p50_ms") <= ms("p90_ms") && ms("p90_ms") <= ms("p99_ms"),
+        "{l}"
+    );
+    assert!(
+        ms("p99_ms") <= ms("p999_ms") && ms("p999_ms") <= ms("max_ms"),
+        "{l}"
+    );
+    let expected_mb = p["msgs_per_sec"].as_f64().unwrap() * 200.0 / 1e6;
+    assert!(
+        (p["mb_per_sec"].as_f64().unwrap() - expected_mb).abs() < 1e-6,
+        "{p}"
+    );
+
+    let out = ok(cli(&["bench", "consume", "-t", &topic, "--json"]));
+    let c: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(c["target"], 300, "the backlog: {c}");
+    assert_eq!(c["drained"], true, "{c}");
+    assert_eq!(c["errors"], 0, "{c}");
+    assert!(c["msgs"].as_u64().unwrap() >= 300, "{c}");
+    let rate = c["msgs_per_sec"].as_f64().unwrap();
+    assert!(
+        (c["mb_per_sec"].as_f64().unwrap() - rate * 200.0 / 1e6).abs() < 1e-3 * rate.max(1.0),
+        "{c}"
+    );
+    let age = &c["age"];
+    assert!(
+        age["p50_ms"].as_f64().unwrap() <= age["p999_ms"].as_f64().unwrap(),
+        "{c}"
+    );
+}
