@@ -498,3 +498,14 @@ fn bench_produce_then_consume_report_as_json() {
         "{c}"
     );
 }
+
+#[test]
+fn delayed_message_arrives_after_its_delay() {
+    let topic = topic_with_queues("cli_delay", 1);
+    ok(cli(&["send", &topic, "later", "--delay", "3s"]));
+    let got = consume_json(&topic, &unique_name("cli_delay_g"), 1);
+    assert_eq!(got[0]["body"], "later");
+    // Stored in the topic when it became due (timer precision: 1 s).
+    let waited = got[0]["store_timestamp"].as_i64().unwrap() - got[0]["born_timestamp"].as_i64().unwrap();
+    assert!(waited >= 2000, "stored {waited} ms after it was sent");
+}

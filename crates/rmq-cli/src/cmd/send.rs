@@ -36,7 +36,7 @@ pub(crate) struct Args {
     /// Tag.
     #[arg(long)]
     tag: Option<String>,
-    /// Key (repeat for several); messages can be looked up by key.
+    /// Key (repeat for several).
     #[arg(long = "key", value_name = "KEY")]
     keys: Vec<String>,
     /// User property `name=value` (repeat for several).
