@@ -280,8 +280,20 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     if !args.common.json {
         eprintln!(
             "{}",
-            dim(&format!("{reason}: {} messages consumed", printer.printed()))
+            dim(&format!(
+                "{reason}: {} consumed",
+                plural(printer.printed(), "message")
+            ))
         );
     }
     Ok(())
+}
+
+/// `1 message`, `2 messages`.
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
