@@ -366,6 +366,11 @@ fn bad_input_fails_clearly_without_panicking() {
         (vec!["send", "t", "x", "-p", "novalue"], 2, "key=value"),
         (vec!["topic", "route", "cli_no_such_topic_x"], 1, "does not exist"),
         (
+            vec!["consume", "cli_no_such_topic_x", "-c", "1"],
+            1,
+            "does not exist",
+        ),
+        (
             vec!["group", "offsets", "g", "-t", "cli_no_such_topic_x"],
             1,
             "does not exist",

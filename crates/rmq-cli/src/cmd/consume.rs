@@ -188,6 +188,12 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     if args.count == Some(0) {
         return Ok(());
     }
+    // A consumer of a topic that does not exist would wait for it silently.
+    args.common
+        .admin()?
+        .topic_route(&args.topic)
+        .await
+        .with_context(|| format!("looking up topic {}", args.topic))?;
     let mut config = ConsumerConfig::new(args.group.as_str());
     config.client = args.common.client_config();
     // One message per listener call, so a count stops exactly at a message boundary.
