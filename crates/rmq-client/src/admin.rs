@@ -20,6 +20,10 @@ use crate::route::{NameServerClient, RouteTable, TopicRoute};
 use crate::tls::TlsConfig;
 use crate::transport::ConnectionOptions;
 
+mod inspect;
+
+pub use inspect::{ConsumerClient, ConsumerConnection, QueueProgress};
+
 /// Least timeout of an admin request (Java `DefaultMQAdminExt` uses 5 s).
 const ADMIN_MIN_TIMEOUT: Duration = Duration::from_secs(5);
 

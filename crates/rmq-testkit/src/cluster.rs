@@ -101,7 +101,7 @@ impl Cluster {
                 &namesrv_addr,
                 tls.as_ref(),
             )?;
-            let jvm = node.spawn(&runtime, &options, &watchdog)?;
+            let jvm = node.spawn(&runtime, &options, Some(&watchdog))?;
             spawned.push((node, jvm));
         }
         for (node, mut jvm) in spawned {
@@ -246,7 +246,7 @@ impl Cluster {
     /// until the name server lists them).
     pub(crate) fn spawn_node(&self, index: usize) -> Result<Jvm> {
         let node = &self.nodes[index];
-        let mut jvm = node.spawn(&self.runtime, &self.options, &self.watchdog)?;
+        let mut jvm = node.spawn(&self.runtime, &self.options, Some(&self.watchdog))?;
         let logs = || node.logs_tail(LOG_LINES);
         jvm.wait_ready(READY_MARKER, self.options.start_timeout, &logs)?;
         if node.kind == Kind::Broker {
@@ -281,7 +281,7 @@ impl Drop for Cluster {
 }
 
 /// Waits until the name server lists every broker in `names` under `cluster`.
-fn await_registration(
+pub(crate) fn await_registration(
     namesrv_addr: &str,
     cluster: &str,
     names: &[String],
@@ -338,7 +338,7 @@ impl Launcher<'_> {
         loop {
             let port = ports::pick_block(kind.port_offsets())?;
             let node = Node::create(self.dir, name, kind, port, self.options, namesrv_addr, self.tls)?;
-            let mut jvm = node.spawn(self.runtime, self.options, self.watchdog)?;
+            let mut jvm = node.spawn(self.runtime, self.options, Some(self.watchdog))?;
             match jvm.wait_ready(READY_MARKER, self.options.start_timeout, &|| {
                 node.logs_tail(LOG_LINES)
             }) {

@@ -26,6 +26,9 @@
 //! process: dropping a [`Cluster`] kills them, and a watchdog kills them when the process exits
 //! without dropping it. Set [`KEEP_DIR_ENV`]`=1` to keep the stores and logs.
 //!
+//! [`DevCluster`] starts a cluster whose JVMs outlive the starting process (for `rmq dev up`),
+//! recorded under a dev home and stopped with [`DevCluster::down`].
+//!
 //! With [`ClusterOptions::tls`] the servers enforce TLS, with certificates generated at start
 //! ([`ClusterTls`]).
 //!
@@ -42,6 +45,7 @@ mod acl;
 mod admin;
 mod cluster;
 mod config;
+mod dev;
 mod error;
 mod faults;
 mod lock;
@@ -57,6 +61,9 @@ pub use acl::{AclGrant, AclOptions, AclUser};
 pub use admin::{unique_name, ProcessStats};
 pub use cluster::{BrokerInfo, Cluster, KEEP_DIR_ENV};
 pub use config::{ClusterOptions, FlushDiskType, BROKER_JVM_ARGS, NAMESRV_JVM_ARGS, START_TIMEOUT_ENV};
+pub use dev::{
+    dev_home, DevCluster, DevOptions, DevProcess, DevStatus, DEV_CLUSTER_NAME, DEV_HOME_ENV, DEV_NAMESRV_PORT,
+};
 pub use error::{Error, Result};
 pub use runtime::{Runtime, RuntimeSource, ROCKETMQ_VERSION, RUNTIME_DIR_ENV};
 pub use tls::{CertificateAuthority, ClientAuth, ClusterTls, Identity, IdentityFiles, TlsOptions};

@@ -152,12 +152,13 @@ impl Node {
         cmd
     }
 
-    /// Spawns the JVM (not waiting for readiness).
+    /// Spawns the JVM (not waiting for readiness); without a watchdog it may outlive this
+    /// process (see [`Jvm::detach`]).
     pub(crate) fn spawn(
         &self,
         runtime: &Runtime,
         options: &ClusterOptions,
-        dog: &Arc<Watchdog>,
+        dog: Option<&Arc<Watchdog>>,
     ) -> Result<Jvm> {
         Jvm::spawn(&self.name, self.command(runtime, options), &self.log, dog)
     }

@@ -72,13 +72,21 @@ pub(crate) struct Jvm {
     log: PathBuf,
     /// Log length before this incarnation started: readiness is looked for after it.
     log_start: u64,
-    /// Knows our pid until we have reaped the process.
-    watchdog: Arc<Watchdog>,
+    /// Knows our pid until we have reaped the process; `None` for a detached JVM.
+    watchdog: Option<Arc<Watchdog>>,
+    /// Set by [`Jvm::detach`]: dropping no longer kills the process.
+    detached: bool,
 }
 
 impl Jvm {
-    /// Spawns `cmd` in its own process group with output appended to `log`.
-    pub(crate) fn spawn(name: &str, mut cmd: Command, log: &Path, watchdog: &Arc<Watchdog>) -> Result<Jvm> {
+    /// Spawns `cmd` in its own process group with output appended to `log`. With a watchdog
+    /// the JVM dies with this process; without one it outlives it once [`Jvm::detach`]ed.
+    pub(crate) fn spawn(
+        name: &str,
+        mut cmd: Command,
+        log: &Path,
+        watchdog: Option<&Arc<Watchdog>>,
+    ) -> Result<Jvm> {
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -106,9 +114,12 @@ impl Jvm {
             child,
             log: log.to_path_buf(),
             log_start,
-            watchdog: watchdog.clone(),
+            watchdog: watchdog.cloned(),
+            detached: false,
         };
-        watchdog.add(jvm.pid())?;
+        if let Some(dog) = &jvm.watchdog {
+            dog.add(jvm.pid())?;
+        }
         Ok(jvm)
     }
 
@@ -162,7 +173,7 @@ impl Jvm {
     pub(crate) fn exit_status(&mut self) -> Option<ExitStatus> {
         let status = self.child.try_wait().ok().flatten();
         if status.is_some() {
-            self.watchdog.remove(self.pid());
+            self.forget_pid();
         }
         status
     }
@@ -181,7 +192,20 @@ impl Jvm {
             warn!(name = %self.name, error = %e, "SIGKILL failed");
         }
         let _ = self.child.wait();
-        self.watchdog.remove(self.pid());
+        self.forget_pid();
+    }
+
+    fn forget_pid(&self) {
+        if let Some(dog) = &self.watchdog {
+            dog.remove(self.pid());
+        }
+    }
+
+    /// Lets the JVM outlive this handle (and this process): dropping no longer kills it.
+    /// Returns its pid. Only meaningful for a JVM spawned without a watchdog.
+    pub(crate) fn detach(mut self) -> u32 {
+        self.detached = true;
+        self.pid()
     }
 
     /// SIGTERM (plus SIGCONT in case it is paused); SIGKILL if it has not exited after `grace`.
@@ -205,6 +229,9 @@ impl Jvm {
 
 impl Drop for Jvm {
     fn drop(&mut self) {
+        if self.detached {
+            return;
+        }
         self.kill();
     }
 }

@@ -1,9 +1,13 @@
 //! `rmq bench consume`: drain a topic's backlog with a new `ConcurrentConsumer` group whose listener
-//! does nothing, and report the time to the first message and the drain rate.
+//! does nothing but count, and report the time to the first message, the drain rate (msgs/s and
+//! MB/s), the message age at consumption (HDR percentiles) and errors.
 
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use anyhow::{bail, Context};
 use rmq_client::admin::Admin;
@@ -16,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use super::parse_duration;
+use super::stats::{Latencies, LatencySummary};
 
 /// Printed on stderr just before `start()`; `compare-consume` starts its CPU window on it.
 pub(crate) const START_MARKER: &str = "rmq bench consume: starting";
@@ -25,8 +30,9 @@ pub(crate) const DRAINED_MARKER: &str = "rmq bench consume: drained";
 /// Options of `rmq bench consume`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Name server address(es), `host:port[;host:port]`.
-    #[arg(long, visible_alias = "ns")]
+    /// Name server address(es), `host:port[;host:port]` (default: the `rmq dev` cluster's if one
+    /// runs, else 127.0.0.1:9876).
+    #[arg(long, visible_alias = "ns", env = "NAMESRV_ADDR", default_value_t = crate::common::default_namesrv(), hide_default_value = true)]
     namesrv: String,
     /// Topic to drain.
     #[arg(short = 't', long)]
@@ -80,6 +86,16 @@ pub(crate) struct ConsumeSummary {
     pub(crate) drain_secs: f64,
     /// `msgs / drain_secs`.
     pub(crate) msgs_per_sec: f64,
+    /// Body bytes per second, in 10^6 bytes (absent from the Java consumer's report).
+    #[serde(default)]
+    pub(crate) mb_per_sec: f64,
+    /// Failed listener calls, offset persist and fetch failures.
+    #[serde(default)]
+    pub(crate) errors: u64,
+    /// Message age when the listener got it (consume time − born time, so it includes the time a
+    /// backlog waited; born times have millisecond resolution).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) age: Option<LatencySummary>,
 }
 
 impl ConsumeSummary {
@@ -93,6 +109,16 @@ impl ConsumeSummary {
             self.msgs_per_sec,
             if self.drained { "" } else { " (timed out)" }
         );
+        if self.mb_per_sec > 0.0 {
+            println!("  bodies     {:.2} MB/s", self.mb_per_sec);
+        }
+        println!("  errors     {}", self.errors);
+        if let Some(a) = &self.age {
+            println!(
+                "  age ms     p50 {:.1} | p90 {:.1} | p99 {:.1} | p99.9 {:.1} | max {:.1}",
+                a.p50_ms, a.p90_ms, a.p99_ms, a.p999_ms, a.max_ms
+            );
+        }
         let first = self
             .first_msg_ms
             .map_or_else(|| "none".to_string(), |ms| format!("{ms:.1} ms"));
@@ -108,12 +134,30 @@ impl ConsumeSummary {
 struct Tally {
     target: u64,
     count: AtomicU64,
+    bytes: AtomicU64,
+    ages: Mutex<Latencies>,
     first: OnceLock<Instant>,
     last: OnceLock<Instant>,
     drained: Notify,
 }
 
 impl Tally {
+    fn on_messages(&self, msgs: &[MessageExt]) {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let bytes: usize = msgs.iter().map(|m| m.message.body.len()).sum();
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        {
+            let mut ages = self.ages.lock().unwrap_or_else(PoisonError::into_inner);
+            for m in msgs {
+                let age = u64::try_from(now_ms - m.born_timestamp).unwrap_or(0);
+                ages.record(Duration::from_millis(age));
+            }
+        }
+        self.on_batch(msgs.len());
+    }
+
     fn on_batch(&self, n: usize) {
         let now = Instant::now();
         let before = self.count.fetch_add(n as u64, Ordering::Relaxed);
@@ -164,6 +208,8 @@ async fn measure(args: &Args) -> anyhow::Result<ConsumeSummary> {
     let tally = Arc::new(Tally {
         target,
         count: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        ages: Mutex::new(Latencies::new()?),
         first: OnceLock::new(),
         last: OnceLock::new(),
         drained: Notify::new(),
@@ -173,14 +219,14 @@ async fn measure(args: &Args) -> anyhow::Result<ConsumeSummary> {
         ListenerKind::Sync => {
             let tally = tally.clone();
             builder.listener(move |msgs: &[MessageExt], _ctx: &mut ConsumeContext| {
-                tally.on_batch(msgs.len());
+                tally.on_messages(msgs);
                 ConsumeResult::Success
             })
         }
         ListenerKind::Async => {
             let tally = tally.clone();
             builder.async_listener(move |msgs: Vec<MessageExt>, _ctx: ConsumeContext| {
-                tally.on_batch(msgs.len());
+                tally.on_messages(&msgs);
                 std::future::ready(ConsumeResult::Success)
             })
         }
@@ -193,24 +239,7 @@ async fn measure(args: &Args) -> anyhow::Result<ConsumeSummary> {
     let t0 = Instant::now();
     let consumer = builder.start().await.context("starting the consumer")?;
     let start_call = t0.elapsed();
-    let progress = {
-        let tally = tally.clone();
-        tokio::spawn(async move {
-            let mut tick =
-                tokio::time::interval_at((t0 + Duration::from_secs(5)).into(), Duration::from_secs(5));
-            let mut prev = 0;
-            loop {
-                tick.tick().await;
-                let n = tally.count.load(Ordering::Relaxed);
-                eprintln!(
-                    "rmq bench consume: +{:.0}s {n} consumed ({:.0} msg/s over the last 5 s)",
-                    t0.elapsed().as_secs_f64(),
-                    (n - prev) as f64 / 5.0
-                );
-                prev = n;
-            }
-        })
-    };
+    let (progress, bar) = spawn_progress(tally.clone(), t0);
     let drained = tokio::select! {
         _ = tally.drained.notified() => true,
         _ = tokio::time::sleep(args.timeout) => false,
@@ -218,9 +247,21 @@ async fn measure(args: &Args) -> anyhow::Result<ConsumeSummary> {
     };
     let end = tally.last.get().copied().unwrap_or_else(Instant::now);
     progress.abort();
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let stats = consumer.stats();
     consumer.shutdown().await;
+    let errors = stats.topics.values().map(|t| t.consumed_failed).sum::<u64>()
+        + stats.offsets.persist_failures
+        + stats.offsets.fetch_failures;
     let msgs = tally.count.load(Ordering::Relaxed);
     let drain_secs = (end - t0).as_secs_f64();
+    let ages = tally
+        .ages
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .percentiles();
     Ok(ConsumeSummary {
         group,
         target,
@@ -234,7 +275,60 @@ async fn measure(args: &Args) -> anyhow::Result<ConsumeSummary> {
         } else {
             0.0
         },
+        mb_per_sec: if drain_secs > 0.0 {
+            tally.bytes.load(Ordering::Relaxed) as f64 / drain_secs / 1e6
+        } else {
+            0.0
+        },
+        errors,
+        age: (msgs > 0).then_some(ages),
     })
+}
+
+/// A progress bar with the live rate when stderr is a terminal; else a line every 5 s.
+fn spawn_progress(tally: Arc<Tally>, t0: Instant) -> (tokio::task::JoinHandle<()>, Option<ProgressBar>) {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::with_draw_target(Some(tally.target), ProgressDrawTarget::stderr());
+        let style =
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] [{wide_bar}] {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("#>-");
+        bar.set_style(style);
+        bar
+    });
+    let shown = bar.clone();
+    let task = tokio::spawn(async move {
+        let every = if bar.is_some() {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs(5)
+        };
+        let mut tick = tokio::time::interval_at((t0 + every).into(), every);
+        let mut history = std::collections::VecDeque::from([(t0, 0u64)]);
+        loop {
+            tick.tick().await;
+            let now = Instant::now();
+            let n = tally.count.load(Ordering::Relaxed);
+            history.push_back((now, n));
+            // The rate over the last second (bar) or the last interval (lines).
+            while history.len() > if bar.is_some() { 5 } else { 2 } {
+                history.pop_front();
+            }
+            let (t, prev) = history.front().copied().unwrap_or((t0, 0));
+            let rate = (n - prev) as f64 / (now - t).as_secs_f64().max(1e-3);
+            match &bar {
+                Some(bar) => {
+                    bar.set_position(n.min(tally.target));
+                    bar.set_message(format!("{rate:.0} msg/s"));
+                }
+                None => eprintln!(
+                    "rmq bench consume: +{:.0}s {n} consumed ({rate:.0} msg/s over the last 5 s)",
+                    t0.elapsed().as_secs_f64()
+                ),
+            }
+        }
+    });
+    (task, shown)
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
@@ -263,6 +357,8 @@ mod tests {
         let t = Tally {
             target: 5,
             count: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            ages: Mutex::new(Latencies::new().unwrap()),
             first: OnceLock::new(),
             last: OnceLock::new(),
             drained: Notify::new(),
@@ -290,6 +386,9 @@ mod tests {
             first_msg_ms: Some(40.0),
             drain_secs: 2.0,
             msgs_per_sec: 5.0,
+            mb_per_sec: 0.005,
+            errors: 0,
+            age: Some(LatencySummary::default()),
         };
         let json = serde_json::to_string(&s)?;
         assert_eq!(serde_json::from_str::<ConsumeSummary>(&json)?, s);

@@ -22,8 +22,9 @@ pub(crate) const START_MARKER: &str = "rmq bench produce: sending";
 /// Options of `rmq bench produce`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Name server address(es), `host:port[;host:port]`.
-    #[arg(long, visible_alias = "ns")]
+    /// Name server address(es), `host:port[;host:port]` (default: the `rmq dev` cluster's if one
+    /// runs, else 127.0.0.1:9876).
+    #[arg(long, visible_alias = "ns", env = "NAMESRV_ADDR", default_value_t = crate::common::default_namesrv(), hide_default_value = true)]
     namesrv: String,
     /// Topic to send to (must exist, or the brokers must auto-create topics).
     #[arg(short = 't', long)]
