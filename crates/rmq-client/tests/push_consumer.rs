@@ -11,7 +11,9 @@ use rmq_client::consumer::{
     ConcurrentConsumer, ConsumeContext, ConsumeFromWhere, ConsumeResult, ConsumerConfig, MessageSelector,
 };
 use rmq_client::producer::Producer;
+use rmq_client::ErrorKind;
 use rmq_protocol::message::{Message, MessageExt};
+use rmq_protocol::ResponseCode;
 use support::*;
 
 type Seen = Arc<Mutex<HashMap<String, usize>>>;
@@ -168,6 +170,28 @@ async fn tag_and_sql_filters_deliver_exactly_the_matching_subset() {
     let s = seen.lock().unwrap();
     assert_eq!(s.len(), want.len(), "{:?}", s.keys().collect::<Vec<_>>());
     assert!(want.iter().all(|w| s.contains_key(w)));
+}
+
+#[tokio::test]
+async fn invalid_sql92_expression_fails_start_with_the_brokers_parse_error() {
+    let topic = topic_with_queues("cbadsql", 1).await;
+    let e = ConcurrentConsumer::builder(config(&unique("gbadsql")))
+        .subscribe(&topic, MessageSelector::sql("color = = 'red'"))
+        .listener(|_: &[MessageExt], _: &mut ConsumeContext| ConsumeResult::Success)
+        .start()
+        .await
+        .unwrap_err();
+    match e.kind() {
+        ErrorKind::Broker { code, remark } => {
+            assert_eq!(*code, ResponseCode::SUBSCRIPTION_PARSE_FAILED, "{e}");
+            let remark = remark.as_deref().unwrap_or_default();
+            assert!(
+                remark.contains("ParseException: Encountered"),
+                "not the SQL parser's message: {e}"
+            );
+        }
+        other => panic!("expected the broker's refusal, got {other:?} ({e})"),
+    }
 }
 
 #[tokio::test]

@@ -109,6 +109,8 @@ code_newtype! {
         LOCK_BATCH_MQ = 41,
         /// Unlock queues.
         UNLOCK_BATCH_MQ = 42,
+        /// Ask a broker whether it accepts a subscription (SQL92 filters need `enablePropertyFilter`).
+        CHECK_CLIENT_CONFIG = 46,
         /// Topic route from the name server.
         GET_ROUTEINFO_BY_TOPIC = 105,
         /// Cluster/broker table from the name server.

@@ -15,7 +15,8 @@ pub const SUB_ALL: &str = "*";
 
 /// Which messages of a topic to receive: a TAG expression (`"*"`, `"TagA"`, `"TagA || TagB"`), filtered
 /// by tag hash on the broker and by tag string on the client, or an SQL92 expression over message
-/// properties, evaluated by the broker (which needs `enablePropertyFilter=true`).
+/// properties, evaluated by the broker (which needs `enablePropertyFilter=true`; a consumer's `start()`
+/// asks the brokers and fails with their refusal when it is off or the expression does not parse).
 ///
 /// A plain string converts to a TAG selector, so `subscribe(topic, "TagA || TagB")` works.
 ///

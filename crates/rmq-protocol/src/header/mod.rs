@@ -108,7 +108,7 @@ pub use broker_push::{
     GetConsumerStatusRequestHeader, NotifyConsumerIdsChangedRequestHeader, ResetOffsetRequestHeader,
 };
 pub use client::{
-    ConsumerListBody, GetConsumerListByGroupRequestHeader, HeartbeatRequestHeader,
+    CheckClientRequestBody, ConsumerListBody, GetConsumerListByGroupRequestHeader, HeartbeatRequestHeader,
     UnregisterClientRequestHeader,
 };
 pub use consume::{

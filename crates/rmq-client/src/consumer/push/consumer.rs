@@ -268,6 +268,12 @@ impl ConsumerHandle {
                 warn!(topic = %t, error = %e, "no route yet for a subscribed topic");
             }
         }
+        // A broker refusing an SQL92 subscription would refuse every pull of it: fail start instead.
+        let subs = inner.subscriptions.lock().map(|s| s.to_vec()).unwrap_or_default();
+        if let Err(e) = super::check_client::check_client_in_broker(&inner.core, inner.group(), &subs).await {
+            inner.core.shutdown(Duration::from_secs(3)).await;
+            return Err(e);
+        }
         inner.core.send_heartbeat_to_all().await?;
         for t in topics.iter().filter(|t| t.starts_with("%RETRY%")) {
             if let Err(e) = inner.core.routes.refresh(t).await {

@@ -4,6 +4,7 @@
 //! broker's lock of each queue it consumes and calls its listener one batch at a time, in order.
 
 mod broker_requests;
+mod check_client;
 #[allow(clippy::module_inception)]
 mod consumer;
 mod listener_pool;
