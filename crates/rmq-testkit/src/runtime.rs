@@ -159,8 +159,15 @@ impl Runtime {
             .arg(path_property("rocketmq.home.dir", &self.root))
             .arg(path_property("user.home", user_home))
             .arg(format!("-Drmq.logback.configurationFile={logback}"))
-            .arg(QUIET_LOGBACK)
-            .args(jvm_args)
+            .arg(QUIET_LOGBACK);
+        // Brokers extract a 13 MiB RocksDB library into java.io.tmpdir at every start; keep it
+        // under the node's own directory so it goes away with the cluster instead of piling up
+        // in /tmp.
+        let tmp = user_home.join("tmp");
+        if std::fs::create_dir_all(&tmp).is_ok() {
+            cmd.arg(path_property("java.io.tmpdir", &tmp));
+        }
+        cmd.args(jvm_args)
             .arg("-cp")
             .arg(self.classpath())
             .arg(main)
