@@ -90,6 +90,10 @@ pub struct OffsetSample {
     pub queue: MessageQueue,
     /// The committed offset.
     pub offset: i64,
+    /// Samples are compared only within one epoch: a broker killed with `kill -9` loses the
+    /// consumer offsets it had not flushed yet (`flushConsumerOffsetInterval`), which is not the
+    /// client's doing; a scenario starts a new epoch when it restarts a broker.
+    pub epoch: u32,
 }
 
 /// Everything a scenario recorded, in recording order.
@@ -103,6 +107,8 @@ pub struct History {
     pub deliveries: Vec<Delivery>,
     /// Committed-offset samples, in sampling order.
     pub offsets: Vec<OffsetSample>,
+    /// Bodies found by the final drain with a fresh group from offset 0 (what the store holds).
+    pub drained: HashSet<String>,
 }
 
 /// How many lost or unexpected bodies a report lists by name.
@@ -128,8 +134,12 @@ pub struct Report {
     pub deliveries: u64,
     /// Distinct bodies delivered.
     pub unique_delivered: u64,
-    /// Acked sends never delivered.
+    /// Acked sends found neither in a delivery nor by the final drain of the store: lost by the
+    /// producer or the broker.
     pub lost: u64,
+    /// Acked sends in the store (found by the drain) that the test group never delivered: lost
+    /// by the consumer (e.g. an offset committed past them).
+    pub unconsumed: u64,
     /// Delivered bodies that were never sent.
     pub unexpected: u64,
     /// Deliveries beyond the first of a message, not counting redeliveries through `%RETRY%`.
@@ -144,9 +154,13 @@ pub struct Report {
     /// Order violations summed over keys: rewinds within one consumer's lease of a queue plus
     /// acked sends that break the acked order in the delivery order (skips).
     pub order_violations: u64,
+    /// The rewinds among `order_violations`.
+    pub rewinds: u64,
+    /// The skips among `order_violations`.
+    pub skips: u64,
     /// Deliveries whose listener call overlapped a call of another consumer on the same queue.
     pub lease_overlaps: u64,
-    /// Committed offsets that went down between two samples of a queue.
+    /// Committed offsets that went down between two samples of a queue (within an epoch).
     pub offset_regressions: u64,
     /// Up to ten lost bodies.
     pub lost_examples: Vec<String>,
@@ -159,8 +173,8 @@ impl fmt::Display for Report {
         write!(
             f,
             "sent={} acked={} failed={} info={} pending={} extra_completions={} deliveries={} unique={} \
-             lost={} unexpected={} dup={} retries={} recovered={} failed_delivered={} \
-             order_violations={} lease_overlaps={} offset_regressions={}",
+             lost={} unconsumed={} unexpected={} dup={} retries={} recovered={} failed_delivered={} \
+             order_violations={} (rewinds={} skips={}) lease_overlaps={} offset_regressions={}",
             self.sent,
             self.acked,
             self.failed,
@@ -170,12 +184,15 @@ impl fmt::Display for Report {
             self.deliveries,
             self.unique_delivered,
             self.lost,
+            self.unconsumed,
             self.unexpected,
             self.duplicates,
             self.retries,
             self.recovered,
             self.failed_delivered,
             self.order_violations,
+            self.rewinds,
+            self.skips,
             self.lease_overlaps,
             self.offset_regressions
         )?;
@@ -229,7 +246,9 @@ impl History {
                 None => r.pending += 1,
                 Some(SendOutcome::Ok) => {
                     r.acked += 1;
-                    if !seen {
+                    if !seen && self.drained.contains(&s.body) {
+                        r.unconsumed += 1;
+                    } else if !seen {
                         r.lost += 1;
                         if r.lost_examples.len() < EXAMPLES {
                             r.lost_examples.push(s.body.clone());
@@ -247,7 +266,9 @@ impl History {
             }
         }
 
-        r.order_violations = self.rewinds(&sends) + self.skips(&sends, &delivered);
+        r.rewinds = self.rewinds(&sends);
+        r.skips = self.skips(&sends, &delivered);
+        r.order_violations = r.rewinds + r.skips;
         r.lease_overlaps = self.lease_overlaps();
         r.offset_regressions = self.offset_regressions();
         r
@@ -338,30 +359,64 @@ impl History {
         overlaps
     }
 
-    /// Committed offsets that went down from one sample of a queue to the next.
+    /// Committed offsets that went down from one sample of a queue to the next of its epoch.
     fn offset_regressions(&self) -> u64 {
-        let mut last: HashMap<&MessageQueue, i64> = HashMap::new();
+        let mut last: HashMap<&MessageQueue, (u32, i64)> = HashMap::new();
         let mut regressions = 0;
         for s in &self.offsets {
-            if let Some(prev) = last.insert(&s.queue, s.offset) {
-                regressions += u64::from(s.offset < prev);
+            if let Some((epoch, prev)) = last.insert(&s.queue, (s.epoch, s.offset)) {
+                regressions += u64::from(epoch == s.epoch && s.offset < prev);
             }
         }
         regressions
     }
+
+    /// The history restricted to sends and deliveries whose body satisfies `keep` (e.g. one
+    /// client's bodies, for an order check of its keys only).
+    pub fn filter_bodies(&self, keep: impl Fn(&str) -> bool) -> History {
+        History {
+            sends: self.sends.iter().filter(|s| keep(&s.body)).cloned().collect(),
+            stray_completions: self.stray_completions,
+            deliveries: self
+                .deliveries
+                .iter()
+                .filter(|d| keep(&d.body))
+                .cloned()
+                .collect(),
+            offsets: self.offsets.clone(),
+            drained: self.drained.iter().filter(|b| keep(b)).cloned().collect(),
+        }
+    }
 }
 
 /// Collects a [`History`] from many tasks; clones share it.
+///
+/// [`Recorder::another_group`] gives a recorder that shares the sends but records its own
+/// deliveries, offsets and drain: one per consumer group reading the same sends.
 #[derive(Debug, Clone, Default)]
 pub struct Recorder {
-    inner: Arc<Mutex<State>>,
+    sends: Arc<Mutex<Sends>>,
+    seen: Arc<Mutex<Seen>>,
 }
 
 #[derive(Debug, Default)]
-struct State {
-    history: History,
-    /// body -> index in `history.sends`
+struct Sends {
+    list: Vec<SendRecord>,
+    /// body -> index in `list`
     index: HashMap<String, usize>,
+    stray_completions: u64,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    epoch: u32,
+    deliveries: Vec<Delivery>,
+    offsets: Vec<OffsetSample>,
+    drained: HashSet<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Recorder {
@@ -370,15 +425,19 @@ impl Recorder {
         Recorder::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    /// A recorder with the same sends and nothing delivered yet (for a second consumer group).
+    pub fn another_group(&self) -> Recorder {
+        Recorder {
+            sends: self.sends.clone(),
+            seen: Arc::default(),
+        }
     }
 
     /// Records that a send of `body` (key `key`, sequence `seq`) starts.
     pub fn invoke(&self, body: &str, key: &str, seq: u64) {
-        let mut st = self.lock();
-        let i = st.history.sends.len();
-        st.history.sends.push(SendRecord {
+        let mut st = lock(&self.sends);
+        let i = st.list.len();
+        st.list.push(SendRecord {
             body: body.to_string(),
             key: key.to_string(),
             seq,
@@ -390,53 +449,79 @@ impl Recorder {
 
     /// Records how the send of `body` ended. A second completion is counted, not applied.
     pub fn complete(&self, body: &str, outcome: SendOutcome) {
-        let mut st = self.lock();
+        let mut st = lock(&self.sends);
         match st.index.get(body).copied() {
             Some(i) => {
-                let s = &mut st.history.sends[i];
+                let s = &mut st.list[i];
                 s.completions += 1;
                 if s.completions == 1 {
                     s.outcome = Some(outcome);
                 }
             }
-            None => st.history.stray_completions += 1,
+            None => st.stray_completions += 1,
         }
     }
 
     /// Records a delivery.
     pub fn deliver(&self, delivery: Delivery) {
-        self.lock().history.deliveries.push(delivery);
+        lock(&self.seen).deliveries.push(delivery);
     }
 
     /// Records a committed offset read back from the broker.
     pub fn sample_offset(&self, queue: MessageQueue, offset: i64) {
-        self.lock().history.offsets.push(OffsetSample { queue, offset });
+        let mut seen = lock(&self.seen);
+        let epoch = seen.epoch;
+        seen.offsets.push(OffsetSample { queue, offset, epoch });
+    }
+
+    /// Starts a new offset epoch (see [`OffsetSample::epoch`]).
+    pub fn new_offset_epoch(&self) {
+        lock(&self.seen).epoch += 1;
+    }
+
+    /// Records a body found by the final drain of the store (a fresh group from offset 0).
+    pub fn drained(&self, body: &str) {
+        lock(&self.seen).drained.insert(body.to_string());
     }
 
     /// Sends invoked so far.
     pub fn sends(&self) -> usize {
-        self.lock().history.sends.len()
+        lock(&self.sends).list.len()
     }
 
     /// Deliveries recorded so far.
     pub fn deliveries(&self) -> usize {
-        self.lock().history.deliveries.len()
+        lock(&self.seen).deliveries.len()
+    }
+
+    /// Acked sends not delivered yet.
+    pub fn undelivered(&self) -> usize {
+        let sends = lock(&self.sends);
+        let seen = lock(&self.seen);
+        let delivered: HashSet<&str> = seen.deliveries.iter().map(|d| d.body.as_str()).collect();
+        sends
+            .list
+            .iter()
+            .filter(|s| s.outcome == Some(SendOutcome::Ok) && !delivered.contains(s.body.as_str()))
+            .count()
     }
 
     /// Whether every acked send has been delivered at least once.
     pub fn all_acked_delivered(&self) -> bool {
-        let st = self.lock();
-        let delivered: HashSet<&str> = st.history.deliveries.iter().map(|d| d.body.as_str()).collect();
-        st.history
-            .sends
-            .iter()
-            .filter(|s| s.outcome == Some(SendOutcome::Ok))
-            .all(|s| delivered.contains(s.body.as_str()))
+        self.undelivered() == 0
     }
 
     /// A copy of the history so far.
     pub fn history(&self) -> History {
-        self.lock().history.clone()
+        let sends = lock(&self.sends);
+        let seen = lock(&self.seen);
+        History {
+            sends: sends.list.clone(),
+            stray_completions: sends.stray_completions,
+            deliveries: seen.deliveries.clone(),
+            offsets: seen.offsets.clone(),
+            drained: seen.drained.clone(),
+        }
     }
 }
 

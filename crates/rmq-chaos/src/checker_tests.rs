@@ -103,6 +103,18 @@ fn acked_but_never_delivered_is_lost_and_named() {
 }
 
 #[test]
+fn stored_but_not_consumed_is_unconsumed_not_lost() {
+    let h = H::new();
+    h.acked("k", 0..3).deliver_at("k", 0, 0, "c1", 0, 1);
+    h.rec.drained(&body("k", 0));
+    h.rec.drained(&body("k", 1)); // in the store, never delivered to the group: the consumer's loss
+    let r = h.report();
+    assert_eq!((r.unconsumed, r.lost), (1, 1));
+    assert_eq!(r.lost_examples, vec![body("k", 2)]);
+    assert_eq!(h.rec.undelivered(), 2);
+}
+
+#[test]
 fn indeterminate_and_failed_sends_are_never_lost() {
     let h = H::new();
     h.send("k", 0, SendOutcome::Indeterminate)
@@ -252,7 +264,8 @@ fn keys_are_checked_independently_and_interleaving_is_fine() {
         .deliver_at("b", 0, 1, "c1", 4, 5)
         .deliver_at("b", 1, 1, "c1", 6, 7);
     // One rewind (1 then 0 in the lease) and one skip (0,1 not a subsequence of 1,0).
-    assert_eq!(h.report().order_violations, 2);
+    let r = h.report();
+    assert_eq!((r.order_violations, r.rewinds, r.skips), (2, 1, 1));
 }
 
 #[test]
@@ -310,6 +323,11 @@ fn offset_regressions_are_per_queue() {
     h.rec.sample_offset(q(0), 11); // regression on queue 0
     h.rec.sample_offset(q(0), 20);
     assert_eq!(h.report().offset_regressions, 2);
+    // A broker restart starts a new epoch: its stale offset is not compared with the old ones.
+    h.rec.new_offset_epoch();
+    h.rec.sample_offset(q(0), 15);
+    h.rec.sample_offset(q(0), 14); // but within the new epoch it is
+    assert_eq!(h.report().offset_regressions, 3);
 }
 
 #[test]
@@ -331,6 +349,35 @@ fn recorder_progress_helpers() {
         "the indeterminate send need not arrive"
     );
     assert_eq!((h.rec.sends(), h.rec.deliveries()), (3, 2));
+}
+
+#[test]
+fn another_group_shares_sends_not_deliveries() {
+    let h = H::new();
+    let other = h.rec.another_group();
+    h.acked("k", 0..2).deliver_in_order("k", 2, 0);
+    assert_eq!(other.sends(), 2);
+    assert_eq!(other.deliveries(), 0);
+    assert_eq!(other.undelivered(), 2);
+    other.drained(&body("k", 0));
+    let r = other.history().check();
+    assert_eq!((r.acked, r.unconsumed, r.lost), (2, 1, 1));
+    assert_eq!(h.report().lost, 0);
+}
+
+#[test]
+fn filter_bodies_keeps_one_clients_keys() {
+    let h = H::new();
+    h.acked("a", 0..2).acked("b", 0..2);
+    h.deliver_at("a", 1, 0, "c1", 0, 1)
+        .deliver_at("a", 0, 0, "c1", 2, 3);
+    h.deliver_at("b", 0, 0, "c1", 4, 5)
+        .deliver_at("b", 1, 0, "c1", 6, 7);
+    let all = h.rec.history();
+    assert_eq!(all.check().order_violations, 2);
+    let only_b = all.filter_bodies(|b| b.contains(":b:"));
+    let r = only_b.check();
+    assert_eq!((r.sent, r.deliveries, r.order_violations), (2, 2, 0));
 }
 
 #[test]

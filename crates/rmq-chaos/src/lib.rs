@@ -14,3 +14,19 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod checker;
+pub mod harness;
+pub mod load;
+
+/// Appends a scenario's line of figures to stderr and, when `RMQ_CHAOS_FIGURES` names a file, to
+/// that file (the source of the table in `docs/reliability.md`).
+#[allow(clippy::print_stderr)]
+pub fn report_figures(scenario: &str, line: &str) {
+    let text = format!("FIGURES {scenario}: {line}\n");
+    eprint!("{text}");
+    if let Ok(path) = std::env::var("RMQ_CHAOS_FIGURES") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = f.write_all(text.as_bytes());
+        }
+    }
+}
