@@ -37,6 +37,7 @@ pub struct Harness {
     pub rec: Recorder,
     /// The run id, first part of every body.
     pub run: String,
+    queues: Vec<MessageQueue>,
     _guard: OwnedMutexGuard<()>,
 }
 
@@ -117,6 +118,20 @@ impl Harness {
                 Err(e) => panic!("creating topic {topic}: {e}"),
             }
         }
+        let expected = queues as usize * cluster.brokers().len();
+        let mut all = Vec::new();
+        while all.len() < expected {
+            all = match admin.topic_route(&topic).await {
+                Ok(r) => r.subscribe_queues.clone(),
+                Err(_) => Vec::new(),
+            };
+            if all.len() < expected {
+                if started.elapsed() > Duration::from_secs(60) {
+                    panic!("route of {topic}: {} queues, expected {expected}", all.len());
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
         info!(elapsed = ?started.elapsed(), %topic, "harness ready");
         Harness {
             _guard: guard,
@@ -126,6 +141,7 @@ impl Harness {
             topic,
             rec: Recorder::new(),
             run,
+            queues: all,
         }
     }
 
@@ -229,12 +245,9 @@ impl Harness {
         }
     }
 
-    /// The topic's queues (from the real name server).
+    /// The topic's queues (read from the real name server at start; they do not change).
     pub async fn queues(&self) -> Vec<MessageQueue> {
-        match self.admin.topic_route(&self.topic).await {
-            Ok(r) => r.subscribe_queues.clone(),
-            Err(e) => panic!("route of {}: {e}", self.topic),
-        }
+        self.queues.clone()
     }
 
     /// Messages stored but not yet committed by `group`, over every queue; `None` when a broker

@@ -92,6 +92,8 @@ pub struct ProxyStats {
     pub swallowed: u64,
     /// Response bodies changed by [`FaultProxy::rewrite`].
     pub rewritten: u64,
+    /// Requests (RocketMQ frames) forwarded to the server.
+    pub requests: u64,
 }
 
 #[derive(Debug, Default)]
@@ -103,6 +105,7 @@ struct Shared {
     answered: AtomicU64,
     swallowed: AtomicU64,
     rewritten: AtomicU64,
+    requests: AtomicU64,
 }
 
 impl Shared {
@@ -237,6 +240,7 @@ impl FaultProxy {
             answered: s.answered.load(Ordering::Relaxed),
             swallowed: s.swallowed.load(Ordering::Relaxed),
             rewritten: s.rewritten.load(Ordering::Relaxed),
+            requests: s.requests.load(Ordering::Relaxed),
         }
     }
 }
@@ -381,7 +385,10 @@ async fn read_loop(
                             Direction::Requests => match request_rule(&frame, &shared) {
                                 Some(Some(answer)) => replies.push(answer),
                                 Some(None) => {}
-                                None => out.push(frame),
+                                None => {
+                                    shared.requests.fetch_add(1, Ordering::Relaxed);
+                                    out.push(frame)
+                                }
                             },
                             Direction::Responses => out.push(rewrite_response(frame, &shared)),
                         }

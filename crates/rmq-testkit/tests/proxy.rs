@@ -112,7 +112,7 @@ async fn pass_forwards_both_ways() {
     let r = c.response(SECOND).await.unwrap();
     assert_eq!((r.opaque, &r.body[..]), (opaque, &b"hello"[..]));
     assert_eq!(seen.load(Ordering::Relaxed), 1);
-    assert_eq!(proxy.stats().open, 1);
+    assert_eq!((proxy.stats().open, proxy.stats().requests), (1, 1));
 }
 
 #[tokio::test]

@@ -1,0 +1,282 @@
+//! Consumer-side faults (scenarios run one at a time on the binary's cluster): H1 shutdown with
+//! hundreds of messages in flight.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use rmq_chaos::harness::{classify, Behavior, Harness};
+use rmq_chaos::report_figures;
+use rmq_protocol::message::Message;
+use support::*;
+
+/// Sends `n` messages from 4 concurrent tasks, recording them.
+async fn produce(h: &Harness, n: u64) {
+    let p = h.producer("p").await;
+    let p = &p;
+    let worker = |w: u64| async move {
+        let key = format!("k{w}");
+        for seq in (0..n).filter(|s| s % 4 == w) {
+            let body = h.body("p", &key, seq);
+            h.rec.invoke(&body, &key, seq);
+            let r = p.send(Message::new(&h.topic, body.clone())).await;
+            h.rec.complete(&body, classify(&r));
+        }
+    };
+    tokio::join!(worker(0), worker(1), worker(2), worker(3));
+    p.shutdown().await;
+}
+
+/// H1: a push consumer with a slow listener shut down while hundreds of messages are cached or
+/// in the listener, `await_termination` 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutdown_with_messages_in_flight() {
+    init_tracing();
+    let name = "H1 shutdown with 500+ in flight (await 10 s)";
+    let h = Harness::start(4).await;
+    produce(&h, 2000).await;
+    let group = rmq_testkit::unique_name("g_shut");
+    let await_termination = Duration::from_secs(10);
+    let mut cfg = h.consumer_config(&group, "c1");
+    cfg.await_termination = await_termination;
+    cfg.consume_thread_min = 32;
+    cfg.consume_thread_max = 32;
+    let c1 = h
+        .concurrent(
+            cfg,
+            Behavior {
+                work: Duration::from_millis(300),
+                fails: None,
+            },
+            &h.rec,
+        )
+        .await;
+    let busy = eventually(Duration::from_secs(90), || async {
+        h.rec.deliveries() >= 100 && c1.stats().cached_messages >= 500
+    })
+    .await;
+    let cached = c1.stats().cached_messages;
+    assert!(busy.is_some(), "never had 500 in flight (cached {cached})");
+    let started = Instant::now();
+    c1.shutdown().await;
+    let took = started.elapsed();
+    let returned = Instant::now();
+    let delivered_by_c1 = h.rec.deliveries();
+    // Listener calls still running when shutdown returned (they record when they finish).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let unfinished = h
+        .rec
+        .history()
+        .deliveries
+        .iter()
+        .filter(|d| d.consumer == "c1" && d.exited > returned)
+        .count() as u64;
+
+    let c2 = h
+        .concurrent(h.consumer_config(&group, "c2"), Behavior::default(), &h.rec)
+        .await;
+    let drain = h
+        .drain(&group, &h.rec, Duration::from_secs(3), Duration::from_secs(120))
+        .await;
+    c2.shutdown().await;
+
+    let r = h.rec.history().check();
+    report_figures(
+        name,
+        &format!(
+            "[{r}] in_flight_at_shutdown={cached} delivered_before_shutdown={delivered_by_c1} \
+             shutdown_took={} unfinished={unfinished} drain={}",
+            secs(took),
+            secs(drain)
+        ),
+    );
+    assert!(
+        took <= await_termination + Duration::from_secs(3),
+        "shutdown took {took:?}"
+    );
+    assert_eq!((r.lost, r.unconsumed, r.unexpected), (0, 0, 0), "{r}");
+    assert_eq!(
+        r.duplicates, unfinished,
+        "duplicates != unfinished listener calls: {r}"
+    );
+    assert_eq!(r.offset_regressions, 0, "{r}");
+}
+
+enum AnyConsumer {
+    Concurrent(rmq_client::consumer::ConcurrentConsumer),
+    Orderly(rmq_client::consumer::OrderlyConsumer),
+}
+
+impl AnyConsumer {
+    async fn shutdown(&self) {
+        match self {
+            AnyConsumer::Concurrent(c) => c.shutdown().await,
+            AnyConsumer::Orderly(c) => c.shutdown().await,
+        }
+    }
+
+    fn process_queues(&self) -> Vec<rmq_protocol::message::MessageQueue> {
+        let stats = match self {
+            AnyConsumer::Concurrent(c) => c.stats(),
+            AnyConsumer::Orderly(c) => c.stats(),
+        };
+        stats
+            .queues
+            .keys()
+            .filter(|q| !q.topic.starts_with('%'))
+            .cloned()
+            .collect()
+    }
+}
+
+async fn start_consumer(h: &Harness, group: &str, id: &str, orderly: bool) -> AnyConsumer {
+    let cfg = h.consumer_config(group, id);
+    if orderly {
+        AnyConsumer::Orderly(h.orderly(cfg, Behavior::default(), &h.rec).await)
+    } else {
+        AnyConsumer::Concurrent(h.concurrent(cfg, Behavior::default(), &h.rec).await)
+    }
+}
+
+/// R5 / O3: a consumer added or removed every `every` for `churn`, under load; then the group
+/// must own every queue exactly once and catch up.
+async fn churn_scenario(name: &str, orderly: bool, churn: Duration, every: Duration, rate: u32) {
+    use rmq_chaos::load::{Load, Mode};
+    use std::sync::Arc;
+
+    init_tracing();
+    let h = Harness::start(4).await;
+    let group = rmq_testkit::unique_name("g_churn");
+    let p = Arc::new(h.producer("p").await);
+    let mode = if orderly { Mode::SyncOrdered } else { Mode::Sync };
+    let load = Load::start(&h, p.clone(), "p", mode, rate, 16);
+    let (stop, sampler) = h.spawn_sampler(&group, &h.rec, Duration::from_secs(1)).await;
+    let mut live = std::collections::VecDeque::new();
+    let mut next = 0;
+    for _ in 0..2 {
+        next += 1;
+        live.push_back(start_consumer(&h, &group, &format!("c{next}"), orderly).await);
+    }
+    let started = Instant::now();
+    let mut steps = 0;
+    let mut max_doubly_owned = 0;
+    while started.elapsed() < churn {
+        tokio::time::sleep(every).await;
+        steps += 1;
+        // Grow to 4, shrink to 1, and so on: add on odd steps while < 4, remove otherwise.
+        if (steps % 2 == 1 && live.len() < 4) || live.len() <= 1 {
+            next += 1;
+            live.push_back(start_consumer(&h, &group, &format!("c{next}"), orderly).await);
+        } else if let Some(c) = live.pop_front() {
+            c.shutdown().await;
+        }
+        let mut seen = std::collections::HashMap::new();
+        for c in &live {
+            for q in c.process_queues() {
+                *seen.entry(q).or_insert(0) += 1;
+            }
+        }
+        max_doubly_owned = max_doubly_owned.max(seen.values().filter(|n| **n > 1).count());
+    }
+    let churn_end = Instant::now();
+    load.stop().await;
+    let queues = h.queues().await.len();
+    // After the churn: every queue owned by exactly one live consumer.
+    let balanced = eventually(Duration::from_secs(60), || async {
+        let mut owned: Vec<_> = live.iter().flat_map(|c| c.process_queues()).collect();
+        let n = owned.len();
+        owned.sort_by(|a, b| (&a.broker_name, a.queue_id).cmp(&(&b.broker_name, b.queue_id)));
+        owned.dedup();
+        n == queues && owned.len() == queues
+    })
+    .await;
+    let lag_zero = eventually(Duration::from_secs(90), || async {
+        h.rec.undelivered() == 0 && h.lag(&group).await == Some(0)
+    })
+    .await
+    .map(|_| churn_end.elapsed());
+    let drain = h
+        .drain(&group, &h.rec, Duration::from_secs(3), Duration::from_secs(60))
+        .await;
+    stop.cancel();
+    let _ = sampler.await;
+    for c in &live {
+        c.shutdown().await;
+    }
+    p.shutdown().await;
+
+    let r = h.rec.history().check();
+    let ordered = h.rec.history().filter_bodies(|b| b.contains(":p:")).check();
+    report_figures(
+        name,
+        &format!(
+            "[{r}] steps={steps} consumers_started={next} queues_in_two_consumers_max={max_doubly_owned} \
+             balanced_after_churn={} lag0_after_churn={} drain={}",
+            balanced.map_or("never".into(), secs),
+            lag_zero.map_or("never".into(), secs),
+            secs(drain)
+        ),
+    );
+    assert_eq!((r.lost, r.unconsumed, r.unexpected), (0, 0, 0), "{r}");
+    assert!(
+        balanced.is_some(),
+        "queues not owned exactly once after the churn"
+    );
+    let lag_zero = lag_zero.expect("lag never reached 0");
+    assert!(lag_zero < Duration::from_secs(60), "lag 0 after {lag_zero:?}");
+    if orderly {
+        assert_eq!(ordered.order_violations, 0, "{ordered}");
+        assert_eq!(r.lease_overlaps, 0, "{r}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn group_churn_30s() {
+    churn_scenario(
+        "R5 group churn every 5 s for 30 s (short)",
+        false,
+        Duration::from_secs(30),
+        Duration::from_secs(5),
+        40,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "long: run with --ignored (docs/reliability.md)"]
+async fn group_churn_2min() {
+    churn_scenario(
+        "R5 group churn every 5 s for 120 s",
+        false,
+        Duration::from_secs(120),
+        Duration::from_secs(5),
+        100,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn orderly_churn_30s() {
+    churn_scenario(
+        "O3 orderly churn every 5 s for 30 s (short)",
+        true,
+        Duration::from_secs(30),
+        Duration::from_secs(5),
+        40,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "long: run with --ignored (docs/reliability.md)"]
+async fn orderly_churn_2min() {
+    churn_scenario(
+        "O3 orderly churn every 5 s for 120 s",
+        true,
+        Duration::from_secs(120),
+        Duration::from_secs(5),
+        100,
+    )
+    .await;
+}
