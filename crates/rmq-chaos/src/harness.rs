@@ -336,7 +336,7 @@ impl Harness {
                 match self.admin.read_queue(&group, &mq, offset, 32).await {
                     Ok((msgs, next)) => {
                         for m in &msgs {
-                            rec.drained(&String::from_utf8_lossy(&m.body));
+                            rec.drained(&body_id(&m.body));
                         }
                         if msgs.is_empty() && next == offset {
                             break;
@@ -370,6 +370,16 @@ impl Harness {
     }
 }
 
+/// Longest body id: bodies are `id` or `id|padding` (large messages).
+const MAX_ID: usize = 256;
+
+/// The id of a body: up to the first `|`, at most [`MAX_ID`] bytes.
+pub fn body_id(body: &[u8]) -> String {
+    let head = &body[..body.len().min(MAX_ID)];
+    let end = head.iter().position(|&b| b == b'|').unwrap_or(head.len());
+    String::from_utf8_lossy(&head[..end]).into_owned()
+}
+
 /// Records a listener call; returns whether the call reports failure.
 fn record(rec: &Recorder, id: &str, queue: &MessageQueue, msgs: &[MessageExt], behavior: &Behavior) -> bool {
     let entered = Instant::now();
@@ -380,7 +390,7 @@ fn record(rec: &Recorder, id: &str, queue: &MessageQueue, msgs: &[MessageExt], b
     let exited = Instant::now();
     for m in msgs {
         rec.deliver(Delivery {
-            body: String::from_utf8_lossy(&m.body).into_owned(),
+            body: body_id(&m.body),
             queue: queue.clone(),
             offset: m.queue_offset,
             reconsume_times: m.reconsume_times,

@@ -280,3 +280,104 @@ async fn orderly_churn_2min() {
     )
     .await;
 }
+
+/// Resident set size of this process, in MiB.
+fn rss_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .unwrap_or(0)
+        / 1024
+}
+
+/// S1: a slow listener (one consume thread, `work` a message) over 64 queues of 1 MiB messages,
+/// with a backlog it cannot finish in `watch`: the client's cache (and so the process RSS) stays
+/// bounded and flat.
+async fn slow_listener_scenario(name: &str, messages: u64, watch: Duration, work: Duration) {
+    init_tracing();
+    let h = Harness::start(32).await;
+    let padding = "x".repeat(1024 * 1024 - 128);
+    {
+        let p = h.producer("big").await;
+        let (p, padding, h) = (&p, &padding, &h);
+        let worker = |w: u64| async move {
+            for seq in (0..messages).filter(|s| s % 4 == w) {
+                let id = h.body("big", "k", seq);
+                h.rec.invoke(&id, "k", seq);
+                let r = p.send(Message::new(&h.topic, format!("{id}|{padding}"))).await;
+                h.rec.complete(&id, classify(&r));
+            }
+        };
+        tokio::join!(worker(0), worker(1), worker(2), worker(3));
+        p.shutdown().await;
+    }
+    let baseline = rss_mib();
+    let group = rmq_testkit::unique_name("g_slow");
+    let mut cfg = h.consumer_config(&group, "slow");
+    cfg.consume_thread_min = 1;
+    cfg.consume_thread_max = 1;
+    let c = h.concurrent(cfg, Behavior { work, fails: None }, &h.rec).await;
+    let started = Instant::now();
+    let mut samples = Vec::new();
+    let mut max_cached = 0;
+    while started.elapsed() < watch {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        samples.push(rss_mib());
+        max_cached = max_cached.max(c.stats().cached_bytes);
+    }
+    let consumed = h.rec.deliveries();
+    c.shutdown().await;
+    let max = samples.iter().copied().max().unwrap_or(0);
+    // Flat: the last third never exceeds the middle third's peak by more than 5 % (+ 16 MiB slack).
+    let third = samples.len() / 3;
+    let mid_peak = samples[third..2 * third].iter().copied().max().unwrap_or(0);
+    let last_peak = samples[2 * third..].iter().copied().max().unwrap_or(0);
+    report_figures(
+        name,
+        &format!(
+            "messages={messages}x1MiB queues=64 listener={}ms consumed_in_window={consumed} rss_baseline={baseline}MiB \
+             rss_max={max}MiB rss_peak_middle_third={mid_peak}MiB rss_peak_last_third={last_peak}MiB \
+             max_cached={}MiB",
+            work.as_millis(),
+            max_cached / (1024 * 1024)
+        ),
+    );
+    assert!(
+        consumed > 0 && (consumed as u64) < messages,
+        "consumed {consumed} of {messages}"
+    );
+    assert!(
+        max <= baseline + 512,
+        "RSS {max} MiB over baseline {baseline} MiB + 512"
+    );
+    assert!(
+        last_peak <= mid_peak + mid_peak / 20 + 16,
+        "RSS still growing: {mid_peak} -> {last_peak} MiB"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slow_listener_bounded_memory_60s() {
+    slow_listener_scenario(
+        "S1 slow listener, 64 queues, 1 MiB messages, 60 s (short)",
+        400,
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "long: run with --ignored (docs/reliability.md)"]
+async fn slow_listener_bounded_memory_3min() {
+    slow_listener_scenario(
+        "S1 slow listener, 64 queues, 1 MiB messages, 3 min",
+        500,
+        Duration::from_secs(180),
+        Duration::from_millis(400),
+    )
+    .await;
+}
