@@ -166,6 +166,8 @@ pub struct Report {
     pub lost_examples: Vec<String>,
     /// Up to ten unexpected bodies.
     pub unexpected_examples: Vec<String>,
+    /// Up to ten offset regressions: `queue: before -> after`.
+    pub regression_examples: Vec<String>,
 }
 
 impl fmt::Display for Report {
@@ -201,6 +203,9 @@ impl fmt::Display for Report {
         }
         if !self.unexpected_examples.is_empty() {
             write!(f, " unexpected_examples={:?}", self.unexpected_examples)?;
+        }
+        if !self.regression_examples.is_empty() {
+            write!(f, " regression_examples={:?}", self.regression_examples)?;
         }
         Ok(())
     }
@@ -270,7 +275,13 @@ impl History {
         r.skips = self.skips(&sends, &delivered);
         r.order_violations = r.rewinds + r.skips;
         r.lease_overlaps = self.lease_overlaps();
-        r.offset_regressions = self.offset_regressions();
+        let regressions = self.offset_regressions();
+        r.offset_regressions = regressions.len() as u64;
+        r.regression_examples = regressions
+            .iter()
+            .take(EXAMPLES)
+            .map(|(q, before, after)| format!("{}/{}: {before} -> {after}", q.broker_name, q.queue_id))
+            .collect();
         r
     }
 
@@ -360,12 +371,14 @@ impl History {
     }
 
     /// Committed offsets that went down from one sample of a queue to the next of its epoch.
-    fn offset_regressions(&self) -> u64 {
+    fn offset_regressions(&self) -> Vec<(&MessageQueue, i64, i64)> {
         let mut last: HashMap<&MessageQueue, (u32, i64)> = HashMap::new();
-        let mut regressions = 0;
+        let mut regressions = Vec::new();
         for s in &self.offsets {
             if let Some((epoch, prev)) = last.insert(&s.queue, (s.epoch, s.offset)) {
-                regressions += u64::from(epoch == s.epoch && s.offset < prev);
+                if epoch == s.epoch && s.offset < prev {
+                    regressions.push((&s.queue, prev, s.offset));
+                }
             }
         }
         regressions

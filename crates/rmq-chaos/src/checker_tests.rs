@@ -322,7 +322,12 @@ fn offset_regressions_are_per_queue() {
     h.rec.sample_offset(q(0), 12); // unchanged: fine
     h.rec.sample_offset(q(0), 11); // regression on queue 0
     h.rec.sample_offset(q(0), 20);
-    assert_eq!(h.report().offset_regressions, 2);
+    let r = h.report();
+    assert_eq!(r.offset_regressions, 2);
+    assert_eq!(
+        r.regression_examples,
+        vec!["broker-a/1: 100 -> 5", "broker-a/0: 12 -> 11"]
+    );
     // A broker restart starts a new epoch: its stale offset is not compared with the old ones.
     h.rec.new_offset_epoch();
     h.rec.sample_offset(q(0), 15);
