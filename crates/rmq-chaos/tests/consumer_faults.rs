@@ -299,7 +299,17 @@ fn rss_mib() -> u64 {
 async fn slow_listener_scenario(name: &str, messages: u64, watch: Duration, work: Duration) {
     init_tracing();
     let h = Harness::start(32).await;
-    let padding = "x".repeat(1024 * 1024 - 128);
+    // Incompressible padding (bodies over 4 KiB are compressed: a repeated byte would travel as
+    // ~1 KiB and the broker would return 32 such messages per pull).
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let padding: String = (0..1024 * 1024 - 128)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'!' + (x % 90) as u8)
+        })
+        .collect();
     {
         let p = h.producer("big").await;
         let (p, padding, h) = (&p, &padding, &h);
