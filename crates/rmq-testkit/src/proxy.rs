@@ -364,6 +364,7 @@ async fn read_loop(
         }
         buf.reserve(CHUNK);
         let n = tokio::select! {
+            biased;
             changed = fault.changed() => {
                 if changed.is_err() { return }
                 continue;
@@ -371,6 +372,14 @@ async fn read_loop(
             n = read.read_buf(&mut buf) => match n { Ok(n) => n, Err(_) => return },
         };
         if n == 0 {
+            return;
+        }
+        // The fault may have changed while the bytes came in: a black hole holds them now.
+        let current = match fault.wait_for(|f| *f != Fault::BlackHole).await {
+            Ok(f) => *f,
+            Err(_) => return,
+        };
+        if current.closes() {
             return;
         }
         let at = Instant::now();
@@ -510,11 +519,7 @@ async fn write_loop(
             changed = fault.changed() => {
                 let current = if changed.is_err() { Fault::Drop } else { *fault.borrow() };
                 if current.closes() {
-                    if current == Fault::Reset && client_side {
-                        let _ = write.as_ref().set_zero_linger();
-                        // No FIN first: the socket closes with an RST once the read half is gone.
-                        write.forget();
-                    }
+                    close_side(write, current, client_side);
                     return;
                 }
                 continue;
@@ -542,7 +547,23 @@ async fn write_loop(
             return;
         }
     }
+    // The queue ended: the other side closed, or the readers stopped for a closing fault (seen
+    // by them first).
+    let current = *fault.borrow();
+    if current.closes() {
+        close_side(write, current, client_side);
+        return;
+    }
     let _ = write.shutdown().await;
+}
+
+/// Closes one side for a closing fault: an RST for [`Fault::Reset`] on the client side (no FIN
+/// first; the socket resets once the read half is gone too), a FIN otherwise.
+fn close_side(write: OwnedWriteHalf, fault: Fault, client_side: bool) {
+    if fault == Fault::Reset && client_side {
+        let _ = write.as_ref().set_zero_linger();
+        write.forget();
+    }
 }
 
 #[cfg(test)]
