@@ -272,12 +272,16 @@ async fn namesrv_scenario(name: &str, down: Duration, rate: u32) {
     let baseline = (h.rec.history().check().acked - acked_before) as f64 / window.as_secs_f64();
     h.fault("kill -9 name server", |c| c.kill_namesrv()).await;
     let (acked0, delivered0) = (h.rec.history().check().acked, h.rec.deliveries());
+    let connects0 = h.proxied.namesrv().stats().accepted;
     let before = Instant::now();
     tokio::time::sleep(down).await;
     let r_down = h.rec.history().check();
     let (acked_during, delivered_during) = (r_down.acked - acked0, h.rec.deliveries() - delivered0);
     let failed_during = r_down.failed + r_down.indeterminate;
     let outage = before.elapsed();
+    // Connections the clients opened to the (dead) name server during the outage: a reconnect storm
+    // would show here (and cost throughput).
+    let connects_during = h.proxied.namesrv().stats().accepted - connects0;
     let requests_before = h.proxied.namesrv().stats().requests;
     h.fault("start name server", |c| c.start_namesrv()).await;
     let back = Instant::now();
@@ -300,7 +304,8 @@ async fn namesrv_scenario(name: &str, down: Duration, rate: u32) {
         name,
         &format!(
             "[{r}] during_outage: acked={acked_during} ({rate_during:.0}/s; before: {baseline:.0}/s; offered {rate}/s) \
-             delivered={delivered_during} send_errors={failed_during} route_request_after_restart={} drain={}",
+             delivered={delivered_during} send_errors={failed_during} namesrv_connects_during={connects_during} \
+             route_request_after_restart={} drain={}",
             refresh.map_or("never".into(), secs),
             secs(drain),
         ),
