@@ -35,6 +35,11 @@
 //! With [`ClusterOptions::acl`] the brokers enforce ACL 2.0 (authentication and authorization),
 //! with a super user and test users ([`AclOptions`]).
 //!
+//! [`FaultProxy`] is a TCP proxy with run-time switchable faults (drop, reset, black-hole,
+//! delay, corrupt, throttle, and per-request-code answers for RocketMQ frames);
+//! [`ProxiedCluster`] puts one in front of the name server and of every broker so that a client
+//! reaches the cluster only through them.
+//!
 //! Diagnostics go through `tracing`.
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
@@ -53,6 +58,8 @@ mod logs;
 mod node;
 mod ports;
 mod process;
+mod proxied;
+mod proxy;
 mod remoting;
 mod runtime;
 mod tls;
@@ -65,5 +72,7 @@ pub use dev::{
     dev_home, DevCluster, DevOptions, DevProcess, DevStatus, DEV_CLUSTER_NAME, DEV_HOME_ENV, DEV_NAMESRV_PORT,
 };
 pub use error::{Error, Result};
+pub use proxied::ProxiedCluster;
+pub use proxy::{Fault, FaultProxy, ProxyStats};
 pub use runtime::{Runtime, RuntimeSource, ROCKETMQ_VERSION, RUNTIME_DIR_ENV};
 pub use tls::{CertificateAuthority, ClientAuth, ClusterTls, Identity, IdentityFiles, TlsOptions};

@@ -1,0 +1,331 @@
+//! Faults injected by the proxies (scenarios run one at a time on the binary's cluster):
+//! X4 black-holed broker connection, F2 offset queries failing at start, T3 send-back failing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rmq_chaos::checker::SendOutcome;
+use rmq_chaos::harness::{classify, Behavior, Harness};
+use rmq_chaos::load::{Load, Mode};
+use rmq_chaos::report_figures;
+use rmq_protocol::message::Message;
+use rmq_protocol::{RequestCode, ResponseCode};
+use rmq_testkit::Fault;
+use support::*;
+
+/// X4: broker-a's connections black-holed (no byte moves, never an RST) for `hole`.
+async fn black_hole_scenario(name: &str, hole: Duration, rate: u32) {
+    init_tracing();
+    let h = Harness::start(4).await;
+    let group = rmq_testkit::unique_name("g_hole");
+    let c = h
+        .concurrent(h.consumer_config(&group, "conc-1"), Behavior::default(), &h.rec)
+        .await;
+    let sync_p = Arc::new(h.producer("sync").await);
+    let async_p = Arc::new(h.producer("async").await);
+    let sync_load = Load::start(&h, sync_p.clone(), "sync", Mode::Sync, rate, 8);
+    let async_load = Load::start(&h, async_p.clone(), "async", Mode::Async, rate, 8);
+    let warm = eventually(Duration::from_secs(90), || async { h.rec.deliveries() > 100 }).await;
+    assert!(warm.is_some(), "no consumption before the fault");
+    let queue_a = h
+        .queues()
+        .await
+        .into_iter()
+        .find(|q| q.broker_name == "broker-a")
+        .unwrap();
+
+    let proxy = h.proxied.broker("broker-a").unwrap();
+    proxy.set_fault(Fault::BlackHole);
+    let holed = Instant::now();
+    let max_pending = Arc::new(AtomicUsize::new(0));
+    while holed.elapsed() < hole {
+        max_pending.fetch_max(async_p.pending_sends(), Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    proxy.set_fault(Fault::Pass);
+    let healed = Instant::now();
+    // The same producer reaches broker-a again (explicit queue: no latency-based avoidance).
+    let mut probe = 0u64;
+    let reconnect = loop {
+        let body = h.body("probe", "probe", probe);
+        h.rec.invoke(&body, "probe", probe);
+        probe += 1;
+        let r = sync_p
+            .send_to_queue(Message::new(&h.topic, body.clone()), &queue_a)
+            .await;
+        let outcome = classify(&r);
+        h.rec.complete(&body, outcome);
+        if outcome == SendOutcome::Ok || healed.elapsed() > Duration::from_secs(60) {
+            break healed.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let consumed_a = eventually(Duration::from_secs(60), || async {
+        Harness::first_delivery_from(&h.rec, "broker-a", healed).is_some()
+    })
+    .await
+    .map(|_| Harness::first_delivery_from(&h.rec, "broker-a", healed).unwrap() - healed);
+    let sync_latency = sync_load.latency.clone();
+    sync_load.stop().await;
+    async_load.stop().await;
+    let callbacks = eventually(Duration::from_secs(15), || async {
+        h.rec.history().check().pending == 0
+    })
+    .await;
+    let drain = h
+        .drain(&group, &h.rec, Duration::from_secs(3), Duration::from_secs(90))
+        .await;
+    c.shutdown().await;
+    sync_p.shutdown().await;
+    async_p.shutdown().await;
+
+    let r = h.rec.history().check();
+    let max_sync_ms = sync_latency.max_ms.load(Ordering::Relaxed);
+    let over_budget = sync_latency.over_budget.load(Ordering::Relaxed);
+    let max_pending = max_pending.load(Ordering::Relaxed);
+    report_figures(
+        name,
+        &format!(
+            "[{r}] max_async_pending={max_pending} max_sync_send={max_sync_ms}ms sync_over_budget={over_budget} \
+             first_ok_send_to_a_after_heal={} first_delivery_from_a_after_heal={} drain={}",
+            secs(reconnect),
+            consumed_a.map_or("never".into(), secs),
+            secs(drain)
+        ),
+    );
+    assert!(callbacks.is_some(), "async callbacks missing: {r}");
+    assert_eq!((r.lost, r.unconsumed, r.unexpected), (0, 0, 0), "{r}");
+    assert_eq!((r.pending, r.extra_completions), (0, 0), "{r}");
+    assert!(
+        reconnect < Duration::from_secs(5),
+        "broker-a reached again after {reconnect:?}"
+    );
+    let consumed_a = consumed_a.expect("nothing consumed from broker-a after the heal");
+    assert!(consumed_a < Duration::from_secs(10), "{consumed_a:?}");
+    assert_eq!(
+        over_budget, 0,
+        "sync sends over the send timeout + 1 s (max {max_sync_ms} ms)"
+    );
+    // Async sends in flight are bounded by rate x (timeout x attempts): nothing piles up.
+    let bound = rate as usize * 10;
+    assert!(
+        max_pending <= bound,
+        "async sends pending: {max_pending} > {bound}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn black_hole_8s() {
+    black_hole_scenario("X4 black-hole broker-a 8 s (short)", Duration::from_secs(8), 40).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "long: run with --ignored (docs/reliability.md)"]
+async fn black_hole_60s() {
+    black_hole_scenario("X4 black-hole broker-a 60 s", Duration::from_secs(60), 100).await;
+}
+
+/// Sends `n` messages of client `client` synchronously, recording them.
+async fn produce(h: &Harness, client: &str, n: u64) {
+    let p = h.producer(client).await;
+    for seq in 0..n {
+        let body = h.body(client, "k", seq);
+        h.rec.invoke(&body, "k", seq);
+        let r = p.send(Message::new(&h.topic, body.clone())).await;
+        h.rec.complete(&body, classify(&r));
+    }
+    p.shutdown().await;
+}
+
+/// F2: QUERY_CONSUMER_OFFSET answered with SYSTEM_ERROR, then swallowed (timeouts), while an
+/// existing group's consumer starts: it must consume nothing and commit nothing until it knows
+/// the offsets, then continue exactly where the group was.
+async fn offset_query_scenario(name: &str, phase: Duration) {
+    init_tracing();
+    let h = Harness::start(2).await;
+    let group = rmq_testkit::unique_name("g_offq");
+    produce(&h, "first", 40).await;
+    let c1 = h
+        .concurrent(h.consumer_config(&group, "c1"), Behavior::default(), &h.rec)
+        .await;
+    let settled = eventually(Duration::from_secs(60), || async {
+        h.rec.undelivered() == 0 && h.lag(&group).await == Some(0)
+    })
+    .await;
+    assert!(settled.is_some(), "the group did not consume the first batch");
+    c1.shutdown().await;
+    h.sample_offsets(&group, &h.rec).await;
+    produce(&h, "second", 40).await;
+
+    let (stop, sampler) = h.spawn_sampler(&group, &h.rec, Duration::from_millis(500)).await;
+    for (_, proxy) in h.proxied.brokers() {
+        proxy.answer(RequestCode::QUERY_CONSUMER_OFFSET, ResponseCode::SYSTEM_ERROR);
+    }
+    let before = h.rec.deliveries();
+    let c2 = h
+        .concurrent(h.consumer_config(&group, "c2"), Behavior::default(), &h.rec)
+        .await;
+    tokio::time::sleep(phase).await;
+    for (_, proxy) in h.proxied.brokers() {
+        proxy.swallow(RequestCode::QUERY_CONSUMER_OFFSET);
+    }
+    c2.rebalance_now();
+    tokio::time::sleep(phase).await;
+    let during = h.rec.deliveries() - before;
+    let refused: u64 = h
+        .proxied
+        .brokers()
+        .map(|(_, p)| p.stats().answered + p.stats().swallowed)
+        .sum();
+    for (_, proxy) in h.proxied.brokers() {
+        proxy.forward(RequestCode::QUERY_CONSUMER_OFFSET);
+    }
+    let healed = Instant::now();
+    let caught_up = eventually(Duration::from_secs(90), || async { h.rec.undelivered() == 0 })
+        .await
+        .map(|_| healed.elapsed());
+    let drain = h
+        .drain(&group, &h.rec, Duration::from_secs(3), Duration::from_secs(60))
+        .await;
+    stop.cancel();
+    let _ = sampler.await;
+    c2.shutdown().await;
+
+    let r = h.rec.history().check();
+    report_figures(
+        name,
+        &format!(
+            "[{r}] offset_queries_refused={refused} consumed_while_unknown={during} \
+             all_consumed_after_heal={} drain={}",
+            caught_up.map_or("never".into(), secs),
+            secs(drain)
+        ),
+    );
+    assert!(refused > 0, "the consumer never asked for its offsets");
+    assert_eq!(during, 0, "consumed while the offset was unknown");
+    assert_eq!(r.offset_regressions, 0, "a guessed offset was committed: {r}");
+    assert_eq!(r.duplicates, 0, "re-consumed from a guessed offset: {r}");
+    assert_eq!((r.lost, r.unconsumed, r.unexpected), (0, 0, 0), "{r}");
+    assert!(caught_up.is_some(), "not everything consumed after the heal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn offset_query_failing_at_start() {
+    offset_query_scenario(
+        "F2 offset query failing at start (error 8 s, timeout 8 s)",
+        Duration::from_secs(8),
+    )
+    .await;
+}
+
+/// T3: the listener fails one message while CONSUMER_SEND_MSG_BACK is refused; the group's
+/// committed offset must not pass it, and after a restart it is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn send_back_failing() {
+    init_tracing();
+    let name = "T3 send-back failing";
+    let h = Harness::start(2).await;
+    let group = rmq_testkit::unique_name("g_back");
+    for (_, proxy) in h.proxied.brokers() {
+        proxy.answer(RequestCode::CONSUMER_SEND_MSG_BACK, ResponseCode::SYSTEM_ERROR);
+    }
+    produce(&h, "p", 40).await;
+    let target = h.body("p", "k", 10);
+    let failing = Arc::new(AtomicBool::new(true));
+    let behavior = Behavior {
+        work: Duration::ZERO,
+        fails: Some({
+            let (target, failing) = (target.clone(), failing.clone());
+            Arc::new(move |m| failing.load(Ordering::Relaxed) && m.body[..] == *target.as_bytes())
+        }),
+    };
+    let c1 = h
+        .concurrent(h.consumer_config(&group, "c1"), behavior, &h.rec)
+        .await;
+    // Everything delivered, the target at least twice (failed, send-back refused, retried locally).
+    let settled = eventually(Duration::from_secs(90), || async {
+        let hist = h.rec.history();
+        let tries = hist.deliveries.iter().filter(|d| d.body == target).count();
+        h.rec.undelivered() == 0 && tries >= 2
+    })
+    .await;
+    assert!(settled.is_some(), "{}", h.rec.history().check());
+    let first = h
+        .rec
+        .history()
+        .deliveries
+        .into_iter()
+        .find(|d| d.body == target)
+        .unwrap();
+    // Give the consumer time to persist (interval 1 s), then read what it committed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let committed = h
+        .admin
+        .query_consumer_offset(&group, &first.queue)
+        .await
+        .unwrap()
+        .unwrap_or(-1);
+    let refused: u64 = h.proxied.brokers().map(|(_, p)| p.stats().answered).sum();
+    c1.shutdown().await;
+    let after_shutdown = h
+        .admin
+        .query_consumer_offset(&group, &first.queue)
+        .await
+        .unwrap()
+        .unwrap_or(-1);
+
+    // Restart: send-back works again, the listener no longer fails.
+    failing.store(false, Ordering::Relaxed);
+    for (_, proxy) in h.proxied.brokers() {
+        proxy.forward(RequestCode::CONSUMER_SEND_MSG_BACK);
+    }
+    let restarted = Instant::now();
+    let c2 = h
+        .concurrent(h.consumer_config(&group, "c2"), Behavior::default(), &h.rec)
+        .await;
+    let delivered_after = eventually(Duration::from_secs(60), || async {
+        h.rec
+            .history()
+            .deliveries
+            .iter()
+            .any(|d| d.body == target && d.consumer == "c2")
+    })
+    .await
+    .map(|_| restarted.elapsed());
+    let drain = h
+        .drain(&group, &h.rec, Duration::from_secs(3), Duration::from_secs(60))
+        .await;
+    c2.shutdown().await;
+
+    let r = h.rec.history().check();
+    report_figures(
+        name,
+        &format!(
+            "[{r}] send_backs_refused={refused} target_offset={} committed_while_failing={committed} \
+             committed_after_shutdown={after_shutdown} redelivered_after_restart={} drain={}",
+            first.offset,
+            delivered_after.map_or("never".into(), secs),
+            secs(drain)
+        ),
+    );
+    assert!(refused > 0, "no send-back was attempted");
+    assert!(
+        committed <= first.offset,
+        "committed {committed} past the failed message at {}",
+        first.offset
+    );
+    assert!(
+        after_shutdown <= first.offset,
+        "shutdown committed {after_shutdown} past {}",
+        first.offset
+    );
+    assert!(
+        delivered_after.is_some(),
+        "the failed message was not delivered after the restart"
+    );
+    assert_eq!((r.lost, r.unconsumed, r.unexpected), (0, 0, 0), "{r}");
+}
