@@ -327,6 +327,13 @@ async fn consume_phase(
                 go::CONSUME_MARKERS,
             ),
         };
+        let dropped = counter.dropped().await?;
+        if dropped > 0 {
+            bail!(
+                "the brokers no longer hold {dropped} of the backlog's {target} messages (they delete their \
+                 oldest commit-log files when the disk is nearly full): a drain would not read them all"
+            );
+        }
         let load = load_avg();
         loads.push(format!("consume {} {}", i + 1, fmt_load(load)));
         eprintln!(
