@@ -37,6 +37,22 @@ impl OffsetCounter {
     }
 }
 
+impl OffsetCounter {
+    /// The sum of the queues' min offsets: how many of a new topic's messages the brokers no longer
+    /// hold (they delete their oldest commit-log files when the disk fills up).
+    pub(crate) async fn dropped(&self) -> anyhow::Result<i64> {
+        let mut sum = 0;
+        for mq in &self.queues {
+            sum += self
+                .admin
+                .min_offset(mq)
+                .await
+                .with_context(|| format!("reading the min offset of {mq}"))?;
+        }
+        Ok(sum)
+    }
+}
+
 /// How the child ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ending {

@@ -59,10 +59,13 @@ pub(crate) struct Args {
     output_dir: Option<std::path::PathBuf>,
 }
 
-fn produce_command(
-    args: &Args,
+/// `rmq bench produce --json` (this executable) for one client run: `concurrency` senders of
+/// `size`-byte bodies for `warmup` + `duration`, with `header` request headers.
+pub(crate) fn produce_command(
     ns: &str,
     topic: &str,
+    concurrency: u64,
+    size: usize,
     warmup: Duration,
     duration: Duration,
     header: &str,
@@ -70,7 +73,7 @@ fn produce_command(
     let exe = std::env::current_exe().context("locating the rmq executable")?;
     let mut cmd = std::process::Command::new(exe);
     cmd.args(["bench", "produce", "--namesrv", ns, "--topic", topic, "--json"])
-        .args(["-c", &args.concurrency.to_string(), "-s", &args.size.to_string()])
+        .args(["-c", &concurrency.to_string(), "-s", &size.to_string()])
         .args([
             "-d",
             &format_duration(duration),
@@ -81,22 +84,26 @@ fn produce_command(
     Ok(cmd)
 }
 
-fn java_command(
-    args: &Args,
+/// The Java benchmark Producer (rocketmq-example) with `jvm_args` (whitespace-separated):
+/// `concurrency` threads sending `size`-byte bodies until it is killed.
+pub(crate) fn java_producer_command(
+    jvm_args: &str,
     cluster: Option<&Cluster>,
     ns: &str,
     topic: &str,
+    concurrency: u64,
+    size: usize,
 ) -> anyhow::Result<std::process::Command> {
-    let jvm_args: Vec<&str> = args.java_jvm_args.split_whitespace().collect();
+    let jvm_args: Vec<&str> = jvm_args.split_whitespace().collect();
     let mut cmd = match cluster {
         Some(c) => c.java_command(java::PRODUCER_CLASS, &jvm_args),
         None => Runtime::resolve()?.java_command(java::PRODUCER_CLASS, &jvm_args),
     };
     cmd.args(["-t", topic, "-n", ns, "-ri", "1000"]).args([
         "-w",
-        &args.concurrency.to_string(),
+        &concurrency.to_string(),
         "-s",
-        &args.size.to_string(),
+        &size.to_string(),
     ]);
     Ok(cmd)
 }
@@ -211,7 +218,15 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             "• warming the brokers up: rmq bench produce for {}…",
             format_duration(args.broker_warmup)
         );
-        let cmd = produce_command(&args, &ns, &topic, Duration::ZERO, args.broker_warmup, "rocketmq")?;
+        let cmd = produce_command(
+            &ns,
+            &topic,
+            args.concurrency,
+            args.size,
+            Duration::ZERO,
+            args.broker_warmup,
+            "rocketmq",
+        )?;
         let run = child::run(
             "broker warm-up",
             cmd,
@@ -233,12 +248,27 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                     "rmq" => ("rmq (Rust)", "rocketmq"),
                     _ => ("rmq (Rust, JSON headers)", "json"),
                 };
-                let cmd = produce_command(&args, &ns, &topic, args.warmup, args.duration, header)?;
+                let cmd = produce_command(
+                    &ns,
+                    &topic,
+                    args.concurrency,
+                    args.size,
+                    args.warmup,
+                    args.duration,
+                    header,
+                )?;
                 (label, cmd, rmq_marker.clone(), Ending::ExitsItself)
             }
             _ => (
                 "Java benchmark Producer",
-                java_command(&args, cluster.as_ref(), &ns, &topic)?,
+                java_producer_command(
+                    &args.java_jvm_args,
+                    cluster.as_ref(),
+                    &ns,
+                    &topic,
+                    args.concurrency,
+                    args.size,
+                )?,
                 java_marker.clone(),
                 Ending::Kill,
             ),

@@ -2,7 +2,7 @@
 //! and with a Java `DefaultMQPushConsumer`, one after the other, each as a process of its own and
 //! each with a new consumer group starting from the first offset.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -87,64 +87,86 @@ struct Plan {
     markers: Markers,
 }
 
-fn rmq_command(
-    args: &Args,
-    ns: &str,
-    topic: &str,
-    group: &str,
-    target: u64,
-    listener: &str,
-) -> anyhow::Result<std::process::Command> {
+/// One drain to run: which topic, with which new group, until how many messages.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DrainJob<'a> {
+    pub(crate) ns: &'a str,
+    pub(crate) topic: &'a str,
+    pub(crate) group: &'a str,
+    pub(crate) target: u64,
+    /// Listener threads (each client's default when `None`).
+    pub(crate) threads: Option<usize>,
+    /// The child gives up (and still prints its summary) after this long.
+    pub(crate) timeout: Duration,
+}
+
+/// `rmq bench consume --json` (this executable) with a `listener` (`sync` or `async`) listener.
+pub(crate) fn rmq_command(job: &DrainJob<'_>, listener: &str) -> anyhow::Result<std::process::Command> {
     let exe = std::env::current_exe().context("locating the rmq executable")?;
     let mut cmd = std::process::Command::new(exe);
     cmd.args([
         "bench",
         "consume",
         "--namesrv",
-        ns,
+        job.ns,
         "--topic",
-        topic,
+        job.topic,
         "--group",
-        group,
+        job.group,
         "--json",
     ])
-    .args(["-n", &target.to_string(), "--listener", listener])
-    .args(["--timeout", &format_duration(args.timeout)]);
-    if let Some(w) = args.threads {
+    .args(["-n", &job.target.to_string(), "--listener", listener])
+    .args(["--timeout", &format_duration(job.timeout)]);
+    if let Some(w) = job.threads {
         cmd.args(["-w", &w.to_string()]);
     }
     Ok(cmd)
 }
 
-struct JavaSetup {
+/// The compiled Java consumer and the runtime (java, RocketMQ jars) to start it with.
+#[derive(Debug)]
+pub(crate) struct JavaSetup {
     runtime: Runtime,
     classes: PathBuf,
 }
 
-fn java_command(
-    args: &Args,
-    java: &JavaSetup,
-    cluster: Option<&Cluster>,
-    ns: &str,
-    topic: &str,
-    group: &str,
-    target: u64,
-) -> std::process::Command {
-    let jvm_args: Vec<&str> = args.java_jvm_args.split_whitespace().collect();
-    let base = match cluster {
-        Some(c) => c.java_command(java_consumer::CLASS, &jvm_args),
-        None => java.runtime.java_command(java_consumer::CLASS, &jvm_args),
-    };
-    let mut cmd = java_consumer::with_classes(&base, &java.classes);
-    cmd.args([
-        ns,
-        topic,
-        group,
-        &target.to_string(),
-        &args.threads.unwrap_or(java_consumer::DEFAULT_THREADS).to_string(),
-        &args.timeout.as_secs().max(1).to_string(),
-    ]);
-    cmd
+impl JavaSetup {
+    /// Compiles `RmqBenchConsumer` into `scratch` with `runtime` (else the one the kit resolves).
+    pub(crate) fn prepare(runtime: Option<Runtime>, scratch: &Path) -> anyhow::Result<JavaSetup> {
+        let runtime = match runtime {
+            Some(r) => r,
+            None => {
+                Runtime::resolve().context("locating java and the RocketMQ jars (or pass --skip-java)")?
+            }
+        };
+        eprintln!("• compiling the Java consumer…");
+        let classes = java_consumer::compile(&runtime, scratch)?;
+        Ok(JavaSetup { runtime, classes })
+    }
+
+    /// The Java consumer for `job`, with `jvm_args` (whitespace-separated).
+    pub(crate) fn command(
+        &self,
+        job: &DrainJob<'_>,
+        jvm_args: &str,
+        cluster: Option<&Cluster>,
+    ) -> std::process::Command {
+        let jvm_args: Vec<&str> = jvm_args.split_whitespace().collect();
+        let base = match cluster {
+            Some(c) => c.java_command(java_consumer::CLASS, &jvm_args),
+            None => self.runtime.java_command(java_consumer::CLASS, &jvm_args),
+        };
+        let mut cmd = java_consumer::with_classes(&base, &self.classes);
+        cmd.args([
+            job.ns,
+            job.topic,
+            job.group,
+            &job.target.to_string(),
+            &job.threads.unwrap_or(java_consumer::DEFAULT_THREADS).to_string(),
+            &job.timeout.as_secs().max(1).to_string(),
+        ]);
+        cmd
+    }
 }
 
 fn fmt_load(l: Option<LoadAvg>) -> String {
@@ -184,15 +206,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let machine = Machine::probe(runtime.as_ref().map(|r| r.java()));
     let scratch = std::env::temp_dir().join(format!("rmq-bench-consume-{}", std::process::id()));
     let java = if clients.contains(&"java") {
-        let runtime = match runtime {
-            Some(r) => r,
-            None => {
-                Runtime::resolve().context("locating java and the RocketMQ jars (or pass --skip-java)")?
-            }
-        };
-        eprintln!("• compiling the Java consumer…");
-        let classes = java_consumer::compile(&runtime, &scratch)?;
-        Some(JavaSetup { runtime, classes })
+        Some(JavaSetup::prepare(runtime, &scratch)?)
     } else {
         None
     };
@@ -244,20 +258,28 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let mut loads: Vec<String> = Vec::new();
     for (i, client) in clients.iter().enumerate() {
         let group = format!("rmq_bench_{}_{pid}_{}", client.replace('-', "_"), i + 1);
+        let job = DrainJob {
+            ns: &ns,
+            topic: &topic,
+            group: &group,
+            target,
+            threads: args.threads,
+            timeout: args.timeout,
+        };
         let plan = match (*client, &java) {
             ("rmq", _) => Plan {
                 label: "rmq (Rust)",
-                cmd: rmq_command(&args, &ns, &topic, &group, target, "sync")?,
+                cmd: rmq_command(&job, "sync")?,
                 markers: rmq_markers,
             },
             ("rmq-async", _) => Plan {
                 label: "rmq (Rust, async listener)",
-                cmd: rmq_command(&args, &ns, &topic, &group, target, "async")?,
+                cmd: rmq_command(&job, "async")?,
                 markers: rmq_markers,
             },
             (_, Some(j)) => Plan {
                 label: "Java DefaultMQPushConsumer",
-                cmd: java_command(&args, j, cluster.as_ref(), &ns, &topic, &group, target),
+                cmd: j.command(&job, &args.java_jvm_args, cluster.as_ref()),
                 markers: java_markers,
             },
             (_, None) => bail!("the Java consumer was not compiled"),

@@ -7,12 +7,15 @@ mod compare_consume;
 mod consume;
 mod consume_report;
 mod drain;
+mod go;
 mod java;
 mod java_consumer;
 mod machine;
 mod proc;
 mod produce;
 mod report;
+mod side_by_side;
+mod side_report;
 mod stats;
 
 use std::time::Duration;
@@ -43,6 +46,11 @@ enum BenchCommand {
     /// print a comparison table: drain rate, time to the first message, client CPU per message and
     /// client peak memory.
     CompareConsume(compare_consume::Args),
+    /// Run the same produce (1 KiB, 16 concurrent) and consume (drain 1M × 1 KiB) workloads with
+    /// rmq, the Java client and the Go client (`bench/go`, built by
+    /// `scripts/bench-side-by-side`) on one cluster, and print one markdown table: msgs/s, p99,
+    /// client CPU per 100k messages, client peak RSS, and ratios to Java.
+    SideBySide(Box<side_by_side::Args>),
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
@@ -51,6 +59,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         BenchCommand::CompareProduce(args) => compare::run(args).await,
         BenchCommand::Consume(args) => consume::run(args).await,
         BenchCommand::CompareConsume(args) => compare_consume::run(args).await,
+        BenchCommand::SideBySide(args) => side_by_side::run(*args).await,
     }
 }
 
