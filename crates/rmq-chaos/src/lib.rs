@@ -13,4 +13,8 @@
 #![deny(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod assignment;
 pub mod checker;
+pub mod churn;
+pub mod rss;
+pub mod workload;
