@@ -15,8 +15,9 @@
 //!   to that sample. After convergence every further sample of the epoch must be exact (an inexact
 //!   one is **unstable**: a queue dropped or picked up without a membership change).
 //!
-//! Pass: every epoch converges, the longest convergence is within the scenario's bound, and no
-//! sample is unstable. Samples between a change and convergence are counted as *in transition*.
+//! Pass: every epoch that lasts `bound` converges within it (one cut short by the next change
+//! before `bound` without converging is *superseded*, reported, not judged), and no sample is
+//! unstable. Samples between a change and convergence are counted as *in transition*.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -67,8 +68,11 @@ pub struct AssignmentReport {
     pub unstable: u64,
     /// Membership epochs.
     pub epochs: u64,
-    /// Sampled epochs that ended (or the run ended) without an exact sample.
+    /// Epochs with samples up to `bound` after their change and none of them exact.
     pub unconverged: u64,
+    /// Epochs that ended, before `bound` had passed, without an exact sample (the next change
+    /// came first; not judged).
+    pub superseded: u64,
     /// Epochs shorter than the sampling interval (no sample; not judged).
     pub unsampled: u64,
     /// Longest time from a change to its epoch's first exact sample.
@@ -87,7 +91,7 @@ impl fmt::Display for AssignmentReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "samples={} exact={} in_transition={} unstable={} epochs={} unconverged={} unsampled={} \
+            "samples={} exact={} in_transition={} unstable={} epochs={} unconverged={} superseded={} unsampled={} \
              max_convergence={:.1}s double_held_samples={} orphaned_samples={}",
             self.samples,
             self.exact,
@@ -95,6 +99,7 @@ impl fmt::Display for AssignmentReport {
             self.unstable,
             self.epochs,
             self.unconverged,
+            self.superseded,
             self.unsampled,
             self.max_convergence.as_secs_f64(),
             self.double_held,
@@ -129,14 +134,29 @@ pub fn expected(
 }
 
 impl AssignmentLog {
+    /// Whether the last epoch has had an exact sample.
+    pub fn last_converged(&self, group: &str, queues: &[MessageQueue]) -> bool {
+        let Some(epoch) = self.epochs.len().checked_sub(1) else {
+            return false;
+        };
+        let want = expected(group, queues, &self.epochs[epoch].members);
+        self.samples.iter().filter(|s| s.epoch == epoch).any(|s| {
+            want.len() == s.held.len()
+                && want
+                    .iter()
+                    .all(|(id, qs)| s.held.get(id).is_some_and(|h| h == qs))
+        })
+    }
+
     /// Starts a new epoch with these members at `began`; returns its index.
     pub fn change(&mut self, began: Instant, members: Vec<String>) -> usize {
         self.epochs.push(Epoch { began, members });
         self.epochs.len() - 1
     }
 
-    /// Checks every sample against the allocation of its epoch.
-    pub fn check(&self, group: &str, queues: &[MessageQueue]) -> AssignmentReport {
+    /// Checks every sample against the allocation of its epoch; an epoch that has not converged
+    /// `bound` after its change is unconverged.
+    pub fn check(&self, group: &str, queues: &[MessageQueue], bound: Duration) -> AssignmentReport {
         let mut r = AssignmentReport {
             samples: self.samples.len() as u64,
             epochs: self.epochs.len() as u64,
@@ -182,14 +202,14 @@ impl AssignmentLog {
                 r.in_transition += 1;
             }
         }
-        r.unconverged = converged
-            .iter()
-            .zip(&sampled)
-            .filter(|(c, s)| **s && !**c)
-            .count() as u64;
         r.unsampled = sampled.iter().filter(|s| !**s).count() as u64;
         for (i, s) in last.iter().enumerate() {
             if let (false, Some(s)) = (converged[i], s) {
+                if s.at.saturating_duration_since(self.epochs[i].began) < bound {
+                    r.superseded += 1;
+                    continue;
+                }
+                r.unconverged += 1;
                 if r.unconverged_examples.len() < 5 {
                     let took = s.at.saturating_duration_since(self.epochs[i].began);
                     let what = describe(s, &expectations[i]);
@@ -279,7 +299,8 @@ mod tests {
             epoch: e1,
             held: held(&[("a", &[0, 1]), ("b", &[2])]),
         });
-        let r = log.check("G", &qs(4));
+        assert!(log.last_converged("G", &qs(4)));
+        let r = log.check("G", &qs(4), Duration::from_secs(5));
         assert_eq!((r.samples, r.exact, r.in_transition, r.unstable), (5, 2, 2, 1));
         assert_eq!((r.epochs, r.unconverged, r.unsampled), (2, 0, 0));
         assert_eq!(r.max_convergence, Duration::from_millis(2000));
@@ -303,7 +324,11 @@ mod tests {
             epoch: e0,
             held: held(&[("a", &[0, 1, 2]), ("b", &[2, 3])]),
         });
-        let r = log.check("G", &qs(4));
+        assert!(!log.last_converged("G", &qs(4)));
+        // Judged only once `bound` has passed: 1 s after the change it is superseded, not failed.
+        let early = log.check("G", &qs(4), Duration::from_secs(2));
+        assert_eq!((early.unconverged, early.superseded), (0, 1));
+        let r = log.check("G", &qs(4), Duration::from_secs(1));
         assert_eq!(
             (r.exact, r.in_transition, r.unconverged, r.unsampled),
             (0, 1, 1, 0)
@@ -328,6 +353,6 @@ mod tests {
             epoch: e0,
             held: held(&[("a", &[0, 1])]),
         });
-        assert_eq!(log.check("G", &qs(4)).exact, 0);
+        assert_eq!(log.check("G", &qs(4), Duration::from_secs(1)).exact, 0);
     }
 }

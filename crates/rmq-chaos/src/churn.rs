@@ -43,6 +43,8 @@ pub struct ChurnPlan {
     pub work: Duration,
     /// How long to wait for the group's lag to reach 0 after the churn.
     pub lag_deadline: Duration,
+    /// An epoch must have converged this long after its change (see [`crate::assignment`]).
+    pub convergence_bound: Duration,
 }
 
 /// What a churn scenario measured.
@@ -153,6 +155,16 @@ impl Group {
         self.change(|ms| (!ms.is_empty()).then(|| ms.remove(0)))
     }
 
+    fn last_change(&self) -> Instant {
+        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.epochs.last().map_or_else(Instant::now, |e| e.began)
+    }
+
+    fn last_converged(&self, group: &str, queues: &[rmq_protocol::message::MessageQueue]) -> bool {
+        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.last_converged(group, queues)
+    }
+
     fn len(&self) -> usize {
         self.members.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
@@ -244,11 +256,18 @@ pub async fn run(plan: &ChurnPlan) -> Result<ChurnOutcome> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     sample_offsets(&topic, &group_name, &rec).await;
+    // The last epoch is judged too: sample until it converged or `convergence_bound` passed.
+    let last_change = group.last_change();
+    while !group.last_converged(&group_name, &topic.queues)
+        && last_change.elapsed() < plan.convergence_bound + SAMPLE_EVERY
+    {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let log = group.finish().await;
     producer.shutdown().await;
     Ok(ChurnOutcome {
         report: rec.history().check(),
-        assignment: log.check(&group_name, &topic.queues),
+        assignment: log.check(&group_name, &topic.queues, plan.convergence_bound),
         changes,
         lag_zero,
     })
