@@ -130,7 +130,7 @@ async fn run(name: &str, plan: Plan) {
             .subscribe(&topic.name, MessageSelector::all())
             .listener(move |msgs: &[MessageExt], ctx: &mut ConsumeContext| {
                 let work = Duration::from_millis(work_ms.load(Ordering::Relaxed));
-                let bodies: Vec<MessageExt> = msgs.iter().map(|m| trimmed(m)).collect();
+                let bodies: Vec<MessageExt> = msgs.iter().map(trimmed).collect();
                 rmq_chaos::workload::record(&rec, "c", ctx.message_queue(), &bodies, work);
                 ConsumeResult::Success
             })
