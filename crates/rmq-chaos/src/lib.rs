@@ -13,9 +13,13 @@
 #![deny(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod assignment;
 pub mod checker;
+pub mod churn;
 pub mod harness;
 pub mod load;
+pub mod rss;
+pub mod workload;
 
 /// Appends a scenario's line of figures to stderr and, when `RMQ_CHAOS_FIGURES` names a file, to
 /// that file (the source of the table in `docs/reliability.md`).

@@ -232,6 +232,7 @@ async fn churn_scenario(name: &str, orderly: bool, churn: Duration, every: Durat
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "quick duplicate: the normal suite runs tests/churn.rs, tests/orderly_churn.rs and tests/slow_listener.rs (stricter assignment check); run with --ignored"]
 async fn group_churn_30s() {
     churn_scenario(
         "R5 group churn every 5 s for 30 s (short)",
@@ -257,6 +258,7 @@ async fn group_churn_2min() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "quick duplicate: the normal suite runs tests/churn.rs, tests/orderly_churn.rs and tests/slow_listener.rs (stricter assignment check); run with --ignored"]
 async fn orderly_churn_30s() {
     churn_scenario(
         "O3 orderly churn every 5 s for 30 s (short)",
@@ -379,6 +381,7 @@ async fn slow_listener_scenario(name: &str, messages: u64, watch: Duration, work
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "quick duplicate: the normal suite runs tests/churn.rs, tests/orderly_churn.rs and tests/slow_listener.rs (stricter assignment check); run with --ignored"]
 async fn slow_listener_bounded_memory_60s() {
     slow_listener_scenario(
         "S1 slow listener, 64 queues, 1 MiB messages, 60 s (short)",

@@ -1,0 +1,283 @@
+//! Consumer-group churn (`reliability-scenarios.md` R5, and O3 for orderly consumers): consumers
+//! join and leave a group on a fixed period while a producer sends; the group's assignment is
+//! sampled every second ([`crate::assignment`]), and after the churn the group must catch up.
+//!
+//! [`run`] drives one scenario and returns its figures; the tests in `tests/churn.rs` and
+//! `tests/orderly_churn.rs` judge them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use rmq_client::Result;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use crate::assignment::{AssignmentLog, AssignmentReport, Sample};
+use crate::checker::{Recorder, Report};
+use crate::workload::{LoadSpec, Member, Producing, Topic};
+
+/// How often the assignment is sampled.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// One churn scenario.
+#[derive(Debug, Clone)]
+pub struct ChurnPlan {
+    /// Orderly consumers (else concurrent).
+    pub orderly: bool,
+    /// Queues per broker of the topic.
+    pub queues_per_broker: i32,
+    /// Consumers at the start.
+    pub initial: usize,
+    /// Fewest consumers churn leaves.
+    pub min: usize,
+    /// Most consumers churn adds.
+    pub max: usize,
+    /// Time between two membership changes.
+    pub period: Duration,
+    /// How long the churn lasts.
+    pub duration: Duration,
+    /// Producer rate, messages a second.
+    pub rate: u32,
+    /// Listener time per message.
+    pub work: Duration,
+    /// How long to wait for the group's lag to reach 0 after the churn.
+    pub lag_deadline: Duration,
+    /// An epoch must have converged this long after its change (see [`crate::assignment`]).
+    pub convergence_bound: Duration,
+}
+
+/// What a churn scenario measured.
+#[derive(Debug, Clone)]
+pub struct ChurnOutcome {
+    /// The history's counts.
+    pub report: Report,
+    /// The assignment's figures.
+    pub assignment: AssignmentReport,
+    /// Membership changes made.
+    pub changes: usize,
+    /// From the end of the churn (producer stopped) to the group's committed lag 0, as the brokers
+    /// report it; `None` when `lag_deadline` passed first.
+    pub lag_zero: Option<Duration>,
+}
+
+impl ChurnOutcome {
+    /// One line of figures.
+    pub fn line(&self) -> String {
+        let lag = self
+            .lag_zero
+            .map_or_else(|| "never".to_string(), |d| format!("{:.1}s", d.as_secs_f64()));
+        format!(
+            "changes={} lag_zero_after={lag} {} | {}",
+            self.changes, self.report, self.assignment
+        )
+    }
+}
+
+/// The live members and the assignment log, sampled by a background task.
+struct Group {
+    members: Arc<Mutex<Vec<Member>>>,
+    log: Arc<Mutex<AssignmentLog>>,
+    topic: String,
+    stop: Arc<AtomicBool>,
+    sampler: JoinHandle<()>,
+}
+
+impl Group {
+    fn new(topic: &str) -> Group {
+        let members: Arc<Mutex<Vec<Member>>> = Arc::default();
+        let log: Arc<Mutex<AssignmentLog>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let sampler = {
+            let (members, log, stop, topic) = (members.clone(), log.clone(), stop.clone(), topic.to_string());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(SAMPLE_EVERY);
+                while !stop.load(Ordering::Relaxed) {
+                    tick.tick().await;
+                    let members = members.lock().unwrap_or_else(PoisonError::into_inner);
+                    let held = members
+                        .iter()
+                        .map(|m| {
+                            let qs = m
+                                .stats()
+                                .queues
+                                .into_keys()
+                                .filter(|q| q.topic == topic)
+                                .collect();
+                            (m.client_id().to_string(), qs)
+                        })
+                        .collect();
+                    let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+                    if let Some(epoch) = log.epochs.len().checked_sub(1) {
+                        log.samples.push(Sample {
+                            at: Instant::now(),
+                            epoch,
+                            held,
+                        });
+                    }
+                }
+            })
+        };
+        Group {
+            members,
+            log,
+            topic: topic.to_string(),
+            stop,
+            sampler,
+        }
+    }
+
+    /// Applies a membership change (under both locks, so no sample straddles it).
+    fn change(&self, f: impl FnOnce(&mut Vec<Member>) -> Option<Member>) -> Option<Member> {
+        let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
+        let out = f(&mut members);
+        let ids = members.iter().map(|m| m.client_id().to_string()).collect();
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .change(Instant::now(), ids);
+        out
+    }
+
+    /// Adds members (one membership change).
+    fn join(&self, new: Vec<Member>) {
+        for m in &new {
+            info!(consumer = m.client_id(), topic = %self.topic, "joins");
+        }
+        self.change(|ms| {
+            ms.extend(new);
+            None
+        });
+    }
+
+    /// Removes the longest-serving member (it must hold nothing from now on).
+    fn leave(&self) -> Option<Member> {
+        self.change(|ms| (!ms.is_empty()).then(|| ms.remove(0)))
+    }
+
+    fn last_change(&self) -> Instant {
+        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.epochs.last().map_or_else(Instant::now, |e| e.began)
+    }
+
+    fn last_converged(&self, group: &str, queues: &[rmq_protocol::message::MessageQueue]) -> bool {
+        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.last_converged(group, queues)
+    }
+
+    fn len(&self) -> usize {
+        self.members.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Stops sampling, shuts every member down and returns the log.
+    async fn finish(self) -> AssignmentLog {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.sampler.await;
+        let members: Vec<Member> =
+            std::mem::take(&mut *self.members.lock().unwrap_or_else(PoisonError::into_inner));
+        for m in members {
+            m.shutdown().await;
+        }
+        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        log
+    }
+}
+
+/// Runs one churn scenario on a fresh topic of the shared cluster: a producer at `plan.rate`, the
+/// group starting with `plan.initial` consumers, one join or leave every `plan.period` for
+/// `plan.duration` (two joins, two leaves, ... within `min..=max`), then the producer stops and the
+/// group must reach lag 0; the run ends once every acked message was delivered (or 30 s later).
+pub async fn run(plan: &ChurnPlan) -> Result<ChurnOutcome> {
+    let prefix = if plan.orderly { "orderly_churn" } else { "churn" };
+    let topic = Topic::create(prefix, plan.queues_per_broker).await?;
+    let group_name = rmq_testkit::unique_name(&format!("{prefix}_g"));
+    let rec = Recorder::new();
+    let run_id = rmq_testkit::unique_name("run");
+    let producer = Arc::new(topic.producer(&rmq_testkit::unique_name("churn_p")).await?);
+    let load = LoadSpec {
+        run: run_id.clone(),
+        client: "p".into(),
+        rate: plan.rate,
+        keys: 64,
+        workers: 8,
+        ordered: plan.orderly,
+        padding: 0,
+    };
+    let group = Group::new(&topic.name);
+    let mut started = 0usize;
+    let start = |n: usize| {
+        let cfg = topic.consumer_config(&group_name, &format!("{run_id}-c{n}"));
+        Member::start(cfg, &topic.name, &rec, plan.work, plan.orderly)
+    };
+    let mut initial = Vec::new();
+    for _ in 0..plan.initial {
+        initial.push(start(started).await?);
+        started += 1;
+    }
+    group.join(initial);
+    let producing = Producing::start(producer.clone(), &topic.name, &rec, &load);
+
+    let churn_started = Instant::now();
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + plan.period, plan.period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut changes = 0;
+    let mut step = 0usize;
+    let mut offsets_at = Instant::now();
+    while churn_started.elapsed() < plan.duration {
+        tick.tick().await;
+        let n = group.len();
+        // add, add, remove, remove, ... kept within min..=max
+        let add = (step % 4 < 2 && n < plan.max) || n <= plan.min;
+        step += 1;
+        if add {
+            let m = start(started).await?;
+            started += 1;
+            group.join(vec![m]);
+        } else if let Some(m) = group.leave() {
+            info!(consumer = m.client_id(), "leaves");
+            m.shutdown().await;
+        }
+        changes += 1;
+        if offsets_at.elapsed() >= Duration::from_secs(2) {
+            sample_offsets(&topic, &group_name, &rec).await;
+            offsets_at = Instant::now();
+        }
+    }
+    producing.stop().await;
+    let churn_ended = Instant::now();
+    info!(changes, sent = rec.sends(), "churn over; waiting for lag 0");
+
+    let lag_zero = topic
+        .await_lag_zero(&group_name, plan.lag_deadline)
+        .await
+        .map(|_| churn_ended.elapsed());
+    let drain_deadline = Instant::now() + Duration::from_secs(30);
+    while !rec.all_acked_delivered() && Instant::now() < drain_deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    sample_offsets(&topic, &group_name, &rec).await;
+    // The last epoch is judged too: sample until it converged or `convergence_bound` passed.
+    let last_change = group.last_change();
+    while !group.last_converged(&group_name, &topic.queues)
+        && last_change.elapsed() < plan.convergence_bound + SAMPLE_EVERY
+    {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let log = group.finish().await;
+    producer.shutdown().await;
+    Ok(ChurnOutcome {
+        report: rec.history().check(),
+        assignment: log.check(&group_name, &topic.queues, plan.convergence_bound),
+        changes,
+        lag_zero,
+    })
+}
+
+/// Reads the group's committed offsets into the history (for offset regressions).
+async fn sample_offsets(topic: &Topic, group: &str, rec: &Recorder) {
+    for mq in &topic.queues {
+        if let Ok(Some(offset)) = topic.admin.query_consumer_offset(group, mq).await {
+            rec.sample_offset(mq.clone(), offset);
+        }
+    }
+}
