@@ -110,7 +110,8 @@ impl ConsumerHealth {
 pub struct QueueHealth {
     /// Time since the queue was assigned to this consumer.
     pub assigned_for: Duration,
-    /// When a pull of this queue was last answered.
+    /// When a pull of this queue was last sent (a pull is held by the broker for up to 15 s when there
+    /// is nothing new; Java's `lastPullTimestamp`).
     pub last_pull: Option<SystemTime>,
     /// How long ago that was.
     pub since_last_pull: Option<Duration>,
@@ -136,10 +137,10 @@ pub enum Stuck {
         /// Messages waiting.
         cached_messages: u64,
     },
-    /// No pull of this queue was answered for `idle` (the broker is unreachable, an orderly queue's
-    /// lock is lost, or the consumer's cache is full).
+    /// No pull of this queue was sent for `idle` (an orderly queue's lock is lost, or the cache is
+    /// full and nothing is consumed; Java's `isPullExpired`).
     NotPulling {
-        /// Since the last answered pull (or since the queue was assigned, if later).
+        /// Since the last pull was sent (or since the queue was assigned, if later).
         idle: Duration,
     },
 }
@@ -157,8 +158,8 @@ pub enum Stuck {
 pub struct StuckThresholds {
     /// Messages cached and no listener call ended for this long. Default 60 s.
     pub not_consuming: Duration,
-    /// No pull answered for this long while the queue is assigned. Default 120 s (Java's
-    /// `pullMaxIdleTime`); a pull is held by the broker for up to 15 s when there is nothing new.
+    /// No pull sent for this long while the queue is assigned. Default 120 s (Java's
+    /// `pullMaxIdleTime`).
     pub not_pulling: Duration,
 }
 

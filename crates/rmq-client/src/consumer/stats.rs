@@ -195,7 +195,7 @@ pub(crate) struct QueueGauge {
     pub(crate) cached_max_offset: AtomicI64,
     pub(crate) next_pull_offset: AtomicI64,
     pub(crate) broker_max_offset: AtomicI64,
-    /// Unix ms of the last answered pull.
+    /// Unix ms of the last pull sent (as Java's `lastPullTimestamp`).
     pub(crate) last_pull_ms: AtomicI64,
     /// Unix ms of the last completed listener call.
     pub(crate) last_consume_ms: AtomicI64,
@@ -217,8 +217,8 @@ impl QueueGauge {
         }
     }
 
-    /// A pull was answered now.
-    pub(crate) fn pulled_now(&self) {
+    /// A pull was sent now.
+    pub(crate) fn pull_sent(&self) {
         self.last_pull_ms.store(now_ms(), Relaxed);
         self.last_pull.mark();
     }

@@ -89,6 +89,7 @@ impl Puller {
     /// Start a long-poll from `next_offset`, reporting `commit` (the in-memory committed offset) to a
     /// master.
     pub(crate) fn pull(&self) -> PullFuture {
+        self.gauge.pull_sent();
         let started = Instant::now();
         let inner = self.inner.clone();
         let mq = self.mq.clone();
@@ -185,7 +186,6 @@ impl Puller {
         if let Some(h) = &header {
             self.pull_from = h.suggest_which_broker_id;
             self.gauge.broker_max_offset.store(h.max_offset, Relaxed);
-            self.gauge.pulled_now();
         }
         let outcome = match (code, header) {
             (ResponseCode::SUCCESS, Some(h)) => {
