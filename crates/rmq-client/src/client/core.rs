@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::hook::RpcHook;
 use crate::remoting::RemotingClient;
 use crate::route::{NameServerClient, RouteTable};
+use crate::telemetry::client::{HeartbeatTelemetry, PoolMetrics};
 use crate::tls::TlsConfig;
 use crate::transport::{ConnectionOptions, InboundSink};
 
@@ -32,6 +33,8 @@ pub(crate) struct ClientCore {
     pub(crate) handlers: InboundHandlers,
     pub(crate) registry: Registry,
     pub(crate) heartbeat_now: Notify,
+    /// Heartbeat counters and the last round's outcome.
+    pub(crate) heartbeats: HeartbeatTelemetry,
     pub(crate) cancel: CancellationToken,
     pub(crate) tracker: TaskTracker,
 }
@@ -59,8 +62,12 @@ impl ClientCore {
         let sink = InboundSink::new(inbound_tx, INBOUND_CODES);
         let remoting = RemotingClient::new(opts, Some(sink), hook, config.serialize_type);
         let namesrv = NameServerClient::new(addrs, remoting.clone(), config.request_timeout)?;
+        let client_id = config.client_id();
+        crate::telemetry::describe_metrics();
+        remoting.pool().observe(PoolMetrics::new(&client_id));
         let core = Arc::new(ClientCore {
-            client_id: config.client_id(),
+            heartbeats: HeartbeatTelemetry::new(&client_id),
+            client_id,
             config,
             remoting,
             routes: RouteTable::new(namesrv),

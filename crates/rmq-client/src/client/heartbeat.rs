@@ -109,6 +109,7 @@ impl ClientCore {
                 }
             }
         }
+        self.heartbeats.round(ok, targets.len() - ok, last_err.clone());
         match last_err {
             Some(e) if ok == 0 => Err(e),
             _ => Ok(()),

@@ -17,6 +17,7 @@ use crate::client::ClientCore;
 use crate::consumer::local_offsets::{Loaded, LocalOffsetFile};
 use crate::consumer::stats::{now_ms, OffsetCounters, OffsetStoreMetrics};
 use crate::error::{Error, Result};
+use crate::telemetry::consumer::ConsumerLabels;
 
 /// Where [`OffsetStore::read`] looks (Java `ReadOffsetType`).
 #[allow(dead_code)] // the push consumer reads memory first; the pull consumer (#6) uses the others
@@ -53,10 +54,10 @@ impl OffsetStore {
     /// Offsets stored on the brokers.
     pub(crate) fn remote(core: Arc<ClientCore>, group: String) -> Self {
         OffsetStore {
+            counters: OffsetCounters::new(&ConsumerLabels::new(&group, &core.client_id)),
             core,
             group,
             table: Mutex::new(HashMap::new()),
-            counters: OffsetCounters::default(),
             local: None,
             persist_burst: 10,
         }
@@ -96,6 +97,7 @@ impl OffsetStore {
             stored.clone()
         };
         let file = local.file.clone();
+        let started = std::time::Instant::now();
         let res = tokio::task::spawn_blocking(move || file.save(&table))
             .await
             .map_err(|e| Error::new(crate::ErrorKind::Io).with_context(format!("offset file writer: {e}")))
@@ -105,7 +107,7 @@ impl OffsetStore {
                         .with_context(format!("writing {}: {e}", local.file.path().display()))
                 })
             });
-        self.count_persist(res.is_ok());
+        self.count_persist(res.is_ok(), started.elapsed());
         res
     }
 
@@ -171,6 +173,7 @@ impl OffsetStore {
     pub(crate) async fn fetch(&self, mq: &MessageQueue) -> Result<Option<i64>> {
         if let Some(local) = &self.local {
             self.counters.fetched.fetch_add(1, Relaxed);
+            self.counters.metrics.fetched(true);
             return Ok(local.stored.lock().ok().and_then(|t| t.get(mq).copied()));
         }
         let res = self.fetch_inner(mq).await;
@@ -178,6 +181,7 @@ impl OffsetStore {
             Ok(_) => self.counters.fetched.fetch_add(1, Relaxed),
             Err(_) => self.counters.fetch_failures.fetch_add(1, Relaxed),
         };
+        self.counters.metrics.fetched(res.is_ok());
         res
     }
 
@@ -217,6 +221,7 @@ impl OffsetStore {
         if let Some(local) = &self.local {
             return self.save_local(local).await;
         }
+        let started = std::time::Instant::now();
         let res = match self.update_request(mq, offset).await {
             Ok((addr, cmd)) => self
                 .core
@@ -226,11 +231,12 @@ impl OffsetStore {
                 .map(drop),
             Err(e) => Err(e),
         };
-        self.count_persist(res.is_ok());
+        self.count_persist(res.is_ok(), started.elapsed());
         res
     }
 
-    fn count_persist(&self, ok: bool) {
+    fn count_persist(&self, ok: bool, took: std::time::Duration) {
+        self.counters.metrics.persisted(ok, took);
         if ok {
             self.counters.persisted.fetch_add(1, Relaxed);
             self.counters.last_persist_ms.store(now_ms(), Relaxed);
@@ -252,6 +258,7 @@ impl OffsetStore {
             if i > 0 && i % burst == 0 {
                 tokio::task::yield_now().await;
             }
+            let started = std::time::Instant::now();
             match self.update_request(&mq, offset).await {
                 Ok((addr, cmd)) => {
                     let res = self
@@ -259,13 +266,13 @@ impl OffsetStore {
                         .remoting
                         .invoke_oneway(&addr, cmd, self.core.config.request_timeout)
                         .await;
-                    self.count_persist(res.is_ok());
+                    self.count_persist(res.is_ok(), started.elapsed());
                     if let Err(e) = res {
                         debug!(queue = %mq, error = %e, "offset persist failed");
                     }
                 }
                 Err(e) => {
-                    self.count_persist(false);
+                    self.count_persist(false, started.elapsed());
                     debug!(queue = %mq, error = %e, "offset persist: no broker address");
                 }
             }

@@ -3,6 +3,8 @@
 //!
 //! Queue tasks update lock-free counters ([`TopicCounters`], [`QueueGauge`]); a snapshot reads them.
 //! Rates (TPS) are computed over the last minute from samples taken once a second by the consumer.
+//! The same places feed the [`metrics`] facade through handles kept next to the counters
+//! (see [`crate::telemetry`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -11,6 +13,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rmq_protocol::header::{ConsumeStatus, ProcessQueueInfo};
 use rmq_protocol::message::MessageQueue;
+
+use crate::health::Stamp;
+use crate::telemetry::consumer::{
+    ConsumerLabels, ConsumerMetrics, OffsetMetrics, QueueMetrics, SendBack, TopicMetrics,
+};
 
 /// How far back rates look.
 const RATE_WINDOW: Duration = Duration::from_secs(60);
@@ -94,8 +101,8 @@ pub struct OffsetStoreMetrics {
     pub last_persist: Option<SystemTime>,
 }
 
-/// Lock-free counters of one topic, shared by its queue tasks.
-#[derive(Debug, Default)]
+/// Lock-free counters of one topic, shared by its queue tasks, with the topic's metric handles.
+#[derive(Debug)]
 pub(crate) struct TopicCounters {
     pulled: AtomicU64,
     pulls: AtomicU64,
@@ -104,13 +111,33 @@ pub(crate) struct TopicCounters {
     failed: AtomicU64,
     consume_calls: AtomicU64,
     consume_rt_us: AtomicU64,
+    metrics: TopicMetrics,
 }
 
 impl TopicCounters {
+    fn new(labels: &ConsumerLabels, topic: &str) -> Self {
+        TopicCounters {
+            pulled: AtomicU64::new(0),
+            pulls: AtomicU64::new(0),
+            pull_rt_us: AtomicU64::new(0),
+            ok: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            consume_calls: AtomicU64::new(0),
+            consume_rt_us: AtomicU64::new(0),
+            metrics: TopicMetrics::new(labels, topic),
+        }
+    }
+
     pub(crate) fn pulled(&self, messages: usize, took: Duration) {
         self.pulled.fetch_add(messages as u64, Relaxed);
         self.pulls.fetch_add(1, Relaxed);
         self.pull_rt_us.fetch_add(micros(took), Relaxed);
+        self.metrics.pulled(messages, took);
+    }
+
+    /// A pull got no usable answer.
+    pub(crate) fn pull_failed(&self) {
+        self.metrics.pull_failed();
     }
 
     pub(crate) fn consumed(&self, ok: usize, failed: usize, took: Duration) {
@@ -118,6 +145,17 @@ impl TopicCounters {
         self.failed.fetch_add(failed as u64, Relaxed);
         self.consume_calls.fetch_add(1, Relaxed);
         self.consume_rt_us.fetch_add(micros(took), Relaxed);
+        self.metrics.consumed(ok, failed, took);
+    }
+
+    /// A failed message was sent back to the broker (or could not be).
+    pub(crate) fn sent_back(&self, how: SendBack) {
+        self.metrics.sent_back(how);
+    }
+
+    /// `n` messages are consumed again in this client.
+    pub(crate) fn retried_locally(&self, n: usize) {
+        self.metrics.retried_locally(n);
     }
 
     fn totals(&self) -> Totals {
@@ -157,11 +195,52 @@ pub(crate) struct QueueGauge {
     pub(crate) cached_max_offset: AtomicI64,
     pub(crate) next_pull_offset: AtomicI64,
     pub(crate) broker_max_offset: AtomicI64,
-    /// Unix ms of the last answered pull.
+    /// Unix ms of the last pull sent (as Java's `lastPullTimestamp`).
     pub(crate) last_pull_ms: AtomicI64,
     /// Unix ms of the last completed listener call.
     pub(crate) last_consume_ms: AtomicI64,
     pub(crate) dropped: AtomicBool,
+    /// When the queue was assigned, last pulled and consumed, and since when messages are cached
+    /// (monotonic, for [`health`](crate::health)).
+    pub(crate) assigned: Stamp,
+    pub(crate) last_pull: Stamp,
+    pub(crate) last_consume: Stamp,
+    pub(crate) cached_since: Stamp,
+    pub(crate) metrics: QueueMetrics,
+}
+
+impl QueueGauge {
+    fn new(labels: &ConsumerLabels, mq: &MessageQueue) -> Self {
+        QueueGauge {
+            metrics: QueueMetrics::new(labels, mq),
+            ..Default::default()
+        }
+    }
+
+    /// A pull was sent now.
+    pub(crate) fn pull_sent(&self) {
+        self.last_pull_ms.store(now_ms(), Relaxed);
+        self.last_pull.mark();
+    }
+
+    /// A listener call ended now.
+    pub(crate) fn consumed_now(&self) {
+        self.last_consume_ms.store(now_ms(), Relaxed);
+        self.last_consume.mark();
+    }
+
+    /// Publish the cache's size.
+    pub(crate) fn cached(&self, count: u64, bytes: u64) {
+        let before = self.cached_count.swap(count, Relaxed);
+        self.cached_bytes.store(bytes, Relaxed);
+        if count == 0 {
+            self.cached_since.clear();
+        } else if before == 0 {
+            self.cached_since.mark();
+        }
+        self.metrics.cached_messages.set(count as f64);
+        self.metrics.cached_bytes.set(bytes as f64);
+    }
 }
 
 impl Default for QueueGauge {
@@ -176,7 +255,21 @@ impl Default for QueueGauge {
             last_pull_ms: AtomicI64::new(0),
             last_consume_ms: AtomicI64::new(0),
             dropped: AtomicBool::new(false),
+            assigned: Stamp::now(),
+            last_pull: Stamp::default(),
+            last_consume: Stamp::default(),
+            cached_since: Stamp::default(),
+            metrics: QueueMetrics::noop(),
         }
+    }
+}
+
+/// Messages between the committed offset and the broker's end (0 when either is unknown).
+fn lag(broker_max: i64, committed: i64) -> i64 {
+    if broker_max >= 0 && committed >= 0 {
+        (broker_max - committed).max(0)
+    } else {
+        0
     }
 }
 
@@ -188,17 +281,29 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Offset store counters.
-#[derive(Debug, Default)]
+/// Offset store counters, with their metric handles.
+#[derive(Debug)]
 pub(crate) struct OffsetCounters {
     pub(crate) persisted: AtomicU64,
     pub(crate) persist_failures: AtomicU64,
     pub(crate) fetched: AtomicU64,
     pub(crate) fetch_failures: AtomicU64,
     pub(crate) last_persist_ms: AtomicI64,
+    pub(crate) metrics: OffsetMetrics,
 }
 
 impl OffsetCounters {
+    pub(crate) fn new(labels: &ConsumerLabels) -> Self {
+        OffsetCounters {
+            persisted: AtomicU64::new(0),
+            persist_failures: AtomicU64::new(0),
+            fetched: AtomicU64::new(0),
+            fetch_failures: AtomicU64::new(0),
+            last_persist_ms: AtomicI64::new(0),
+            metrics: OffsetMetrics::new(labels),
+        }
+    }
+
     pub(crate) fn snapshot(&self) -> OffsetStoreMetrics {
         let last = self.last_persist_ms.load(Relaxed);
         OffsetStoreMetrics {
@@ -213,25 +318,47 @@ impl OffsetCounters {
 }
 
 /// The recorder one consumer owns: topic counters, queue gauges, and the samples rates come from.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct StatsRecorder {
+    labels: ConsumerLabels,
     topics: Mutex<HashMap<String, Arc<TopicCounters>>>,
     queues: Mutex<HashMap<MessageQueue, Arc<QueueGauge>>>,
     samples: Mutex<VecDeque<(Instant, HashMap<String, Totals>)>>,
+    pub(crate) metrics: ConsumerMetrics,
+}
+
+impl Default for StatsRecorder {
+    fn default() -> Self {
+        Self::new(ConsumerLabels::default())
+    }
 }
 
 impl StatsRecorder {
+    /// A recorder whose metrics carry `labels`.
+    pub(crate) fn new(labels: ConsumerLabels) -> Self {
+        StatsRecorder {
+            metrics: ConsumerMetrics::new(&labels),
+            labels,
+            topics: Mutex::default(),
+            queues: Mutex::default(),
+            samples: Mutex::default(),
+        }
+    }
+
     /// The counters of `topic` (created on first use).
     pub(crate) fn topic(&self, topic: &str) -> Arc<TopicCounters> {
         match self.topics.lock() {
-            Ok(mut t) => t.entry(topic.to_owned()).or_default().clone(),
-            Err(_) => Arc::default(),
+            Ok(mut t) => t
+                .entry(topic.to_owned())
+                .or_insert_with(|| Arc::new(TopicCounters::new(&self.labels, topic)))
+                .clone(),
+            Err(_) => Arc::new(TopicCounters::new(&self.labels, topic)),
         }
     }
 
     /// A fresh gauge for a newly assigned queue (replacing any old one).
     pub(crate) fn add_queue(&self, mq: &MessageQueue) -> Arc<QueueGauge> {
-        let gauge = Arc::new(QueueGauge::default());
+        let gauge = Arc::new(QueueGauge::new(&self.labels, mq));
         if let Ok(mut q) = self.queues.lock() {
             q.insert(mq.clone(), gauge.clone());
         }
@@ -240,13 +367,16 @@ impl StatsRecorder {
 
     /// Forget a queue that is no longer assigned.
     pub(crate) fn remove_queue(&self, mq: &MessageQueue) {
-        if let Ok(mut q) = self.queues.lock() {
-            q.remove(mq);
+        let removed = self.queues.lock().ok().and_then(|mut q| q.remove(mq));
+        if let Some(g) = removed {
+            g.metrics.clear();
         }
     }
 
-    /// Record the totals now; rates are computed against the oldest sample within the window.
-    pub(crate) fn sample(&self) {
+    /// Record the totals now; rates are computed against the oldest sample within the window. Also
+    /// publishes the rates and every queue's lag (`committed` gives a queue's committed offset) as
+    /// metrics.
+    pub(crate) fn sample(&self, committed: impl Fn(&MessageQueue) -> Option<i64>) {
         let now = Instant::now();
         let totals = self.totals();
         if let Ok(mut s) = self.samples.lock() {
@@ -258,6 +388,22 @@ impl StatsRecorder {
             }
             s.push_back((now, totals));
         }
+        let counters: Vec<(String, Arc<TopicCounters>)> = self
+            .topics
+            .lock()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let stats = self.topic_stats();
+        for (topic, c) in counters {
+            if let Some(t) = stats.get(&topic) {
+                c.metrics
+                    .rates(t.pull_tps, t.consume_ok_tps, t.consume_failed_tps);
+            }
+        }
+        for (mq, g) in self.gauges() {
+            let lag = lag(g.broker_max_offset.load(Relaxed), committed(&mq).unwrap_or(-1));
+            g.metrics.lag.set(lag as f64);
+        }
     }
 
     fn totals(&self) -> HashMap<String, Totals> {
@@ -267,7 +413,7 @@ impl StatsRecorder {
             .unwrap_or_default()
     }
 
-    fn gauges(&self) -> Vec<(MessageQueue, Arc<QueueGauge>)> {
+    pub(crate) fn gauges(&self) -> Vec<(MessageQueue, Arc<QueueGauge>)> {
         self.queues
             .lock()
             .map(|q| q.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -280,6 +426,33 @@ impl StatsRecorder {
         committed: impl Fn(&MessageQueue) -> Option<i64>,
         offsets: OffsetStoreMetrics,
     ) -> ConsumerStats {
+        let mut stats = ConsumerStats {
+            topics: self.topic_stats(),
+            offsets,
+            ..Default::default()
+        };
+        for (mq, g) in self.gauges() {
+            let committed = committed(&mq).unwrap_or(-1);
+            let broker_max = g.broker_max_offset.load(Relaxed);
+            let q = QueueStats {
+                cached_messages: g.cached_count.load(Relaxed),
+                cached_bytes: g.cached_bytes.load(Relaxed),
+                cached_min_offset: g.cached_min_offset.load(Relaxed),
+                cached_max_offset: g.cached_max_offset.load(Relaxed),
+                committed_offset: committed,
+                next_pull_offset: g.next_pull_offset.load(Relaxed),
+                broker_max_offset: broker_max,
+                lag: lag(broker_max, committed),
+            };
+            stats.cached_messages += q.cached_messages;
+            stats.cached_bytes += q.cached_bytes;
+            stats.queues.insert(mq, q);
+        }
+        stats
+    }
+
+    /// Totals and rates of every topic.
+    fn topic_stats(&self) -> BTreeMap<String, TopicStats> {
         let now = Instant::now();
         let totals = self.totals();
         let oldest = self
@@ -325,33 +498,7 @@ impl StatsRecorder {
                 },
             );
         }
-        let mut stats = ConsumerStats {
-            topics,
-            offsets,
-            ..Default::default()
-        };
-        for (mq, g) in self.gauges() {
-            let committed = committed(&mq).unwrap_or(-1);
-            let broker_max = g.broker_max_offset.load(Relaxed);
-            let q = QueueStats {
-                cached_messages: g.cached_count.load(Relaxed),
-                cached_bytes: g.cached_bytes.load(Relaxed),
-                cached_min_offset: g.cached_min_offset.load(Relaxed),
-                cached_max_offset: g.cached_max_offset.load(Relaxed),
-                committed_offset: committed,
-                next_pull_offset: g.next_pull_offset.load(Relaxed),
-                broker_max_offset: broker_max,
-                lag: if broker_max >= 0 && committed >= 0 {
-                    (broker_max - committed).max(0)
-                } else {
-                    0
-                },
-            };
-            stats.cached_messages += q.cached_messages;
-            stats.cached_bytes += q.cached_bytes;
-            stats.queues.insert(mq, q);
-        }
-        stats
+        topics
     }
 
     /// The running-info tables the broker asks for (GET_CONSUMER_RUNNING_INFO).
@@ -411,7 +558,7 @@ mod tests {
         let rec = StatsRecorder::default();
         let mq = MessageQueue::new("T", "b", 0);
         let t = rec.topic("T");
-        rec.sample();
+        rec.sample(|_| None);
         t.pulled(32, Duration::from_millis(4));
         t.consumed(30, 2, Duration::from_millis(10));
         t.consumed(1, 0, Duration::from_millis(20));

@@ -15,7 +15,9 @@ use super::result::SendResult;
 use super::selector::QueueSelector;
 use crate::client::ClientCore;
 use crate::error::{Error, ErrorKind, Result};
+use crate::health::ProducerHealth;
 use crate::namespace;
+use crate::telemetry::producer::ProducerTelemetry;
 
 /// Sends messages. Cheap to clone; every clone drives the same producer, and sends take `&self`, so many
 /// tasks can send concurrently through one producer.
@@ -59,6 +61,8 @@ pub(crate) struct ProducerInner {
     pub(crate) closed: AtomicBool,
     /// Requests waiting for replies.
     pub(crate) replies: super::request_reply::PendingReplies,
+    /// Send metrics and the outcome of the last sends.
+    pub(crate) telemetry: ProducerTelemetry,
 }
 
 impl Drop for ProducerInner {
@@ -102,7 +106,9 @@ impl Producer {
             None => UniqueIdGenerator::with_fake_ip(),
         };
         let cancel = core.cancel.child_token();
+        let telemetry = ProducerTelemetry::new(&group, &core.client_id);
         let inner = Arc::new(ProducerInner {
+            telemetry,
             options,
             group,
             core,
@@ -154,12 +160,14 @@ impl Producer {
             )));
         }
         let p = self.inner.prepare(msg)?;
-        let route = self.inner.publish_route(&p.topic).await?;
-        let mut mq = queue.clone();
-        mq.topic = p.topic.clone();
-        self.inner
-            .send_once(&p, &route, &mq, self.inner.options.send_timeout)
-            .await
+        let inner = &self.inner;
+        let send = |_| async {
+            let route = inner.publish_route(&p.topic).await?;
+            let mut mq = queue.clone();
+            mq.topic = p.topic.clone();
+            inner.send_once(&p, &route, &mq, inner.options.send_timeout).await
+        };
+        inner.observe(&p, send).await
     }
 
     /// Send `msg` to the queue `selector` picks among the topic's writable queues (one attempt: order
@@ -167,15 +175,17 @@ impl Producer {
     pub async fn send_with_selector(&self, msg: Message, selector: &dyn QueueSelector) -> Result<SendResult> {
         self.check_open()?;
         let p = self.inner.prepare(msg.clone())?;
-        let route = self.inner.publish_route(&p.topic).await?;
-        let idx = selector
-            .select(&route.publish_queues, &msg)
-            .filter(|i| *i < route.publish_queues.len())
-            .ok_or_else(|| Error::invalid("queue selector chose no valid queue"))?;
-        let mq = route.publish_queues[idx].clone();
-        self.inner
-            .send_once(&p, &route, &mq, self.inner.options.send_timeout)
-            .await
+        let inner = &self.inner;
+        let send = |_| async {
+            let route = inner.publish_route(&p.topic).await?;
+            let idx = selector
+                .select(&route.publish_queues, &msg)
+                .filter(|i| *i < route.publish_queues.len())
+                .ok_or_else(|| Error::invalid("queue selector chose no valid queue"))?;
+            let mq = route.publish_queues[idx].clone();
+            inner.send_once(&p, &route, &mq, inner.options.send_timeout).await
+        };
+        inner.observe(&p, send).await
     }
 
     /// Send `msg` without waiting for the broker (no result, no retry, no guarantee).
@@ -230,6 +240,35 @@ impl Producer {
                 )
             })
             .collect())
+    }
+
+    /// The producer's health now: the last heartbeat, the age of every route it holds, its open
+    /// connections, and when a send last succeeded and last failed.
+    ///
+    /// ```no_run
+    /// # fn demo(producer: &rmq_client::producer::Producer) {
+    /// let health = producer.health();
+    /// if let Some((at, error)) = &health.last_send_error {
+    ///     eprintln!("last failed send at {at:?}: {error}");
+    /// }
+    /// for (topic, route) in &health.client.routes {
+    ///     eprintln!("{topic}: route fetched {:?} ago", route.age);
+    /// }
+    /// # }
+    /// ```
+    pub fn health(&self) -> ProducerHealth {
+        let t = &self.inner.telemetry;
+        let last_send_error = t
+            .last_error
+            .lock()
+            .ok()
+            .and_then(|l| l.as_ref().and_then(|(at, e)| at.at().map(|at| (at, e.clone()))));
+        ProducerHealth {
+            client: self.inner.core.health(),
+            last_send_ok: t.last_ok.at(),
+            since_last_send_ok: t.last_ok.age(),
+            last_send_error,
+        }
     }
 
     /// Number of callback-style sends still in flight.

@@ -10,13 +10,14 @@ use rmq_protocol::header::{SendMessageRequestHeaderV2, SendMessageResponseHeader
 use rmq_protocol::message::{self, compress, properties as prop, sysflag, Message, MessageQueue};
 use rmq_protocol::{RemotingCommand, RequestCode, ResponseCode};
 use tokio::time::Instant;
-use tracing::debug;
+use tracing::{debug, debug_span, field, Instrument};
 
 use super::producer::ProducerInner;
 use super::result::{SendResult, SendStatus};
 use crate::error::{Error, ErrorKind, Result};
 use crate::namespace;
 use crate::route::TopicRoute;
+use crate::telemetry::producer::SendMetrics;
 
 /// A message made ready for the wire once, reused by every attempt.
 #[derive(Debug, Clone)]
@@ -205,8 +206,40 @@ impl ProducerInner {
         pick(&not_avoided).unwrap_or_else(|| qs[start % n].clone())
     }
 
+    /// Run `send` (given the topic's metric handles) in a `send` span, and count its outcome.
+    pub(crate) async fn observe<F, Fut>(&self, p: &Prepared, send: F) -> Result<SendResult>
+    where
+        F: FnOnce(Arc<SendMetrics>) -> Fut,
+        Fut: std::future::Future<Output = Result<SendResult>>,
+    {
+        let span = debug_span!("send", topic = %p.topic, msg_id = %p.msg_id, queue = field::Empty, offset = field::Empty);
+        let metrics = self.telemetry.topic(&p.topic);
+        let started = Instant::now();
+        let res = send(metrics.clone()).instrument(span.clone()).await;
+        self.telemetry.ended(&metrics, &res, started.elapsed());
+        match &res {
+            Ok(r) => {
+                span.record("queue", field::display(&r.queue));
+                span.record("offset", r.queue_offset);
+                span.in_scope(|| debug!(status = ?r.status, "sent"));
+            }
+            Err(e) => span.in_scope(|| debug!(error = %e, "send failed")),
+        }
+        res
+    }
+
     /// Send with retries on other brokers, within `send_timeout` in total.
     pub(crate) async fn send_with_retries(&self, prepared: &Prepared, retries: u32) -> Result<SendResult> {
+        self.observe(prepared, |m| self.send_with_retries_inner(prepared, retries, m))
+            .await
+    }
+
+    async fn send_with_retries_inner(
+        &self,
+        prepared: &Prepared,
+        retries: u32,
+        metrics: Arc<SendMetrics>,
+    ) -> Result<SendResult> {
         let started = Instant::now();
         let deadline = started + self.options.send_timeout;
         let mut last_broker: Option<String> = None;
@@ -216,6 +249,9 @@ impl ProducerInner {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 break;
+            }
+            if attempt > 0 {
+                metrics.retried();
             }
             let route = match tokio::time::timeout(remaining, self.publish_route(&prepared.topic)).await {
                 Ok(r) => r?,

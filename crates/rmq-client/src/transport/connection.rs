@@ -114,6 +114,8 @@ pub struct ConnectionHandle {
     addr: Arc<str>,
     cancel: CancellationToken,
     stats: Arc<ConnectionStats>,
+    /// Cancelled when the actor task ends.
+    ended: CancellationToken,
     /// Run on every [`respond`](Self::respond) (set on the handles of inbound requests: the sink's hook).
     respond_hook: Option<Arc<dyn RpcHook>>,
 }
@@ -181,11 +183,13 @@ impl ConnectionHandle {
         let cancel = CancellationToken::new();
         let addr: Arc<str> = Arc::from(addr);
         let stats = Arc::new(ConnectionStats::default());
+        let ended = CancellationToken::new();
         let handle = ConnectionHandle {
             tx: tx.clone(),
             addr: addr.clone(),
             cancel: cancel.clone(),
             stats: stats.clone(),
+            ended: ended.clone(),
             respond_hook: None,
         };
         let actor = Actor {
@@ -199,9 +203,15 @@ impl ConnectionHandle {
             flush,
             cancel,
             stats,
+            ended,
         };
         tokio::spawn(actor.run(stream));
         handle
+    }
+
+    /// Completes when the connection's actor task has ended (the socket is closed).
+    pub(crate) fn ended(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.ended.clone().cancelled_owned()
     }
 
     /// This connection's counters.
@@ -306,6 +316,8 @@ struct Actor {
     flush: bool,
     cancel: CancellationToken,
     stats: Arc<ConnectionStats>,
+    /// Cancelled (through a drop guard) when `run` ends.
+    ended: CancellationToken,
 }
 
 /// Why the actor loop ended.
@@ -344,6 +356,7 @@ impl Actor {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
     {
+        let _ended = self.ended.clone().drop_guard();
         let (mut reader, mut writer) = tokio::io::split(stream);
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
         let mut wbuf = BytesMut::with_capacity(64 * 1024);
@@ -505,6 +518,7 @@ impl Actor {
                     addr: self.addr.clone(),
                     cancel: self.cancel.clone(),
                     stats: self.stats.clone(),
+                    ended: self.ended.clone(),
                     respond_hook: sink.hook().cloned(),
                 });
                 let Some(handle) = handle else { return };

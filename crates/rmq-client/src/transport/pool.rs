@@ -4,8 +4,8 @@
 //! is in back-off (exponential with jitter, capped) and calls fail fast with the last error until the
 //! back-off passes, so a dead broker never causes a connection storm.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rand::Rng;
@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::connection::{ConnectionHandle, ConnectionOptions};
 use super::inbound::InboundSink;
 use crate::error::{Error, ErrorKind, Result};
+use crate::telemetry::client::PoolMetrics;
 
 /// First back-off after a failed connect.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -43,6 +44,10 @@ struct PoolInner {
     slots: Mutex<HashMap<String, Slot>>,
     options: ConnectionOptions,
     inbound: Option<InboundSink>,
+    /// Set by the client that owns the pool.
+    metrics: OnceLock<PoolMetrics>,
+    /// Addresses connected at least once (a later connect is a reconnect).
+    connected_before: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for ConnectionPool {
@@ -65,8 +70,43 @@ impl ConnectionPool {
                 slots: Mutex::new(HashMap::new()),
                 options,
                 inbound,
+                metrics: OnceLock::new(),
+                connected_before: Mutex::default(),
             }),
         }
+    }
+
+    /// Report connects, reconnects, disconnects and open connections to `metrics` (set once).
+    pub(crate) fn observe(&self, metrics: PoolMetrics) {
+        let _ = self.inner.metrics.set(metrics);
+    }
+
+    /// Count a connect attempt; an open connection is counted until its actor ends.
+    fn count_connect(&self, addr: &str, res: &Result<ConnectionHandle>) {
+        let Some(m) = self.inner.metrics.get() else {
+            return;
+        };
+        let Ok(h) = res else {
+            m.connect_failed.increment(1);
+            return;
+        };
+        m.connected.increment(1);
+        let again = self
+            .inner
+            .connected_before
+            .lock()
+            .map(|mut seen| !seen.insert(addr.to_owned()))
+            .unwrap_or(false);
+        if again {
+            m.reconnected.increment(1);
+        }
+        m.open.increment(1.0);
+        let (m, ended) = (m.clone(), h.ended());
+        tokio::spawn(async move {
+            ended.await;
+            m.open.decrement(1.0);
+            m.disconnected.increment(1);
+        });
     }
 
     /// The connection to `addr`, connecting if needed.
@@ -128,6 +168,7 @@ impl ConnectionPool {
                     let res =
                         ConnectionHandle::connect(addr, &self.inner.options, self.inner.inbound.clone())
                             .await;
+                    self.count_connect(addr, &res);
                     let slot = match &res {
                         Ok(h) => Slot::Ready(h.clone()),
                         Err(e) => {

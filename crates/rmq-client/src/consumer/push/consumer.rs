@@ -22,7 +22,9 @@ use crate::consumer::offset_store::OffsetStore;
 use crate::consumer::selector::{MessageSelector, Subscriptions};
 use crate::consumer::stats::{ConsumerStats, StatsRecorder};
 use crate::error::{Error, Result};
+use crate::health::{queue_health, ConsumerHealth, StuckThresholds};
 use crate::namespace;
+use crate::telemetry::consumer::ConsumerLabels;
 
 pub(crate) struct ConsumerInner {
     pub(crate) config: ConsumerConfig,
@@ -66,6 +68,26 @@ impl ConsumerInner {
     pub(crate) fn stats(&self) -> ConsumerStats {
         self.stats
             .snapshot(|mq| self.offsets.read_memory(mq), self.offsets.metrics())
+    }
+
+    pub(crate) fn health(&self, thresholds: &StuckThresholds) -> ConsumerHealth {
+        let queues: std::collections::BTreeMap<_, _> = self
+            .stats
+            .gauges()
+            .into_iter()
+            .map(|(mq, g)| (mq, queue_health(&g, thresholds)))
+            .collect();
+        let stuck = queues
+            .iter()
+            .filter(|(_, q)| q.stuck.is_some())
+            .map(|(mq, _)| mq.clone())
+            .collect();
+        ConsumerHealth {
+            group: self.config.consumer_group.clone(),
+            client: self.core.health(),
+            queues,
+            stuck,
+        }
     }
 }
 
@@ -223,6 +245,7 @@ impl ConsumerHandle {
             );
         }
         let (commands_tx, commands_rx) = mpsc::channel(16);
+        let labels = ConsumerLabels::new(&group, &core.client_id);
         let inner = Arc::new(ConsumerInner {
             offsets: match config.message_model {
                 MessageModel::Clustering => OffsetStore::remote(core.clone(), group.clone()),
@@ -249,7 +272,7 @@ impl ConsumerHandle {
             listener,
             rebalance_now: Notify::new(),
             closed: AtomicBool::new(false),
-            stats: StatsRecorder::default(),
+            stats: StatsRecorder::new(labels),
             queue_counts: watch::channel(QueueCounts::default()).0,
             rebalance_commands: commands_tx,
             started_at_ms: crate::consumer::stats::now_ms(),
@@ -318,7 +341,7 @@ impl ConsumerHandle {
                         None => break,
                     },
                     _ = sample.tick() => match persist.upgrade() {
-                        Some(i) => i.stats.sample(),
+                        Some(i) => i.stats.sample(|mq| i.offsets.read_memory(mq)),
                         None => break,
                     },
                 }
@@ -376,6 +399,27 @@ impl ConcurrentConsumer {
     /// ```
     pub fn stats(&self) -> ConsumerStats {
         self.handle.inner.stats()
+    }
+
+    /// The consumer's health now, with the default [`StuckThresholds`]: the last heartbeat, the age of
+    /// every route, and for every assigned queue when it was last pulled and consumed and whether it
+    /// is stuck.
+    ///
+    /// ```no_run
+    /// # fn demo(consumer: &rmq_client::consumer::ConcurrentConsumer) {
+    /// let health = consumer.health();
+    /// for mq in &health.stuck {
+    ///     eprintln!("{mq} is stuck: {:?}", health.queues[mq].stuck);
+    /// }
+    /// # }
+    /// ```
+    pub fn health(&self) -> ConsumerHealth {
+        self.handle.inner.health(&StuckThresholds::default())
+    }
+
+    /// [`health`](Self::health) with other thresholds for stuck queues.
+    pub fn health_with(&self, thresholds: &StuckThresholds) -> ConsumerHealth {
+        self.handle.inner.health(thresholds)
     }
 
     /// Rebalance now instead of at the next 20 s tick.

@@ -25,6 +25,7 @@ use crate::consumer::offset_store::ReadOffsetType;
 use crate::consumer::selector::MessageSelector;
 use crate::consumer::stats::ConsumerStats;
 use crate::error::{Error, Result};
+use crate::health::{ConsumerHealth, StuckThresholds};
 
 /// Builds a [`LitePullConsumer`].
 ///
@@ -368,6 +369,22 @@ impl LitePullConsumer {
     /// The consumer's statistics now.
     pub fn stats(&self) -> ConsumerStats {
         self.handle.inner.stats()
+    }
+
+    /// The consumer's health now: the last heartbeat, route ages, and when each held queue last sent a
+    /// pull. Prefetching stops while a queue is paused or its prefetched messages are not polled, so
+    /// such a queue shows as [`Stuck::NotPulling`](crate::health::Stuck) after
+    /// [`StuckThresholds::not_pulling`]; polled messages are not tracked per queue (`last_consumed` and
+    /// `cached_messages` stay empty).
+    ///
+    /// ```no_run
+    /// # fn demo(consumer: &rmq_client::consumer::LitePullConsumer) {
+    /// let health = consumer.health();
+    /// println!("{} queues, stuck: {:?}", health.queues.len(), health.stuck);
+    /// # }
+    /// ```
+    pub fn health(&self) -> ConsumerHealth {
+        self.handle.inner.health(&StuckThresholds::default())
     }
 
     /// Stop prefetching, commit what was polled (when auto-commit is on), store offsets, unregister.

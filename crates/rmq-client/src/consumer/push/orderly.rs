@@ -10,6 +10,7 @@ use crate::consumer::listener::{AsyncOrderlyMessageListener, OrderlyMessageListe
 use crate::consumer::selector::MessageSelector;
 use crate::consumer::stats::ConsumerStats;
 use crate::error::{Error, Result};
+use crate::health::{ConsumerHealth, StuckThresholds};
 
 /// Builds an [`OrderlyConsumer`].
 ///
@@ -112,6 +113,24 @@ impl OrderlyConsumer {
     /// The consumer's statistics now (see [`ConcurrentConsumer::stats`](super::ConcurrentConsumer::stats)).
     pub fn stats(&self) -> ConsumerStats {
         self.handle.inner.stats()
+    }
+
+    /// The consumer's health now (see [`ConcurrentConsumer::health`](super::ConcurrentConsumer::health)).
+    /// A queue whose broker lock is lost shows as [`Stuck::NotPulling`](crate::health::Stuck) once
+    /// that lasts longer than the threshold.
+    ///
+    /// ```no_run
+    /// # fn demo(consumer: &rmq_client::consumer::OrderlyConsumer) {
+    /// assert!(consumer.health().stuck.is_empty());
+    /// # }
+    /// ```
+    pub fn health(&self) -> ConsumerHealth {
+        self.handle.inner.health(&StuckThresholds::default())
+    }
+
+    /// [`health`](Self::health) with other thresholds for stuck queues.
+    pub fn health_with(&self, thresholds: &StuckThresholds) -> ConsumerHealth {
+        self.handle.inner.health(thresholds)
     }
 
     /// Rebalance now instead of at the next 20 s tick.

@@ -18,7 +18,7 @@ use rmq_protocol::message::{MessageExt, MessageQueue};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, warn, Instrument};
 
 use super::consumer::ConsumerInner;
 use super::listeners::OrderlyListener;
@@ -27,7 +27,7 @@ use super::puller::{publish_cache, send_back, sleep_until_opt, PullFuture, PullO
 use super::rebalance::QueueCounts;
 use crate::consumer::listener::{ConsumeOrderlyContext, ConsumeOrderlyResult};
 use crate::consumer::process_queue::{ProcessQueue, Thresholds, FLOW_CONTROL_DELAY};
-use crate::consumer::stats::now_ms;
+use crate::telemetry::consumer::consume_span;
 
 /// Pause between attempts to (re)lock a queue whose lock is not valid.
 const RELOCK_INTERVAL: Duration = Duration::from_secs(1);
@@ -232,8 +232,10 @@ impl OrderlyQueueTask {
             let n = msgs.len();
             let ctx = ConsumeOrderlyContext::new(mq.clone());
             let started = Instant::now();
-            let (result, msgs) = listener.call(msgs, &ctx).await;
+            let span = consume_span(inner.group(), &mq, &msgs);
+            let (result, msgs) = listener.call(msgs, &ctx).instrument(span.clone()).await;
             let took = started.elapsed();
+            span.in_scope(|| debug!(?result, ?took, "listener returned"));
             if took > inner.config.orderly_consume_timeout {
                 warn!(queue = %mq, ?took, "orderly listener call exceeded orderly_consume_timeout");
             }
@@ -311,7 +313,7 @@ impl OrderlyQueueTask {
                 Next::Idle
             }
             Step::Consumed { retry, .. } if retry.is_empty() => {
-                self.puller.gauge.last_consume_ms.store(now_ms(), Relaxed);
+                self.puller.gauge.consumed_now();
                 match self.pq.commit() {
                     Some(offset) if !self.pq.dropped => {
                         self.inner.offsets.update(&self.mq, offset, false);
@@ -328,6 +330,7 @@ impl OrderlyQueueTask {
             }
             Step::Consumed { retry, suspend } => {
                 debug!(queue = %self.mq, count = retry.len(), ?suspend, "batch suspended");
+                self.puller.counters.retried_locally(retry.len());
                 self.pq.make_available(retry);
                 Next::SuspendUntil(Instant::now() + suspend)
             }

@@ -17,9 +17,10 @@ use tracing::{debug, warn};
 
 use super::consumer::ConsumerInner;
 use crate::consumer::process_queue::ProcessQueue;
-use crate::consumer::stats::{now_ms, QueueGauge, TopicCounters};
+use crate::consumer::stats::{QueueGauge, TopicCounters};
 use crate::error::Result;
 use crate::namespace;
+use crate::telemetry::consumer::SendBack;
 
 /// How long the broker may hold a pull (long polling).
 const SUSPEND: Duration = Duration::from_secs(15);
@@ -88,6 +89,7 @@ impl Puller {
     /// Start a long-poll from `next_offset`, reporting `commit` (the in-memory committed offset) to a
     /// master.
     pub(crate) fn pull(&self) -> PullFuture {
+        self.gauge.pull_sent();
         let started = Instant::now();
         let inner = self.inner.clone();
         let mq = self.mq.clone();
@@ -164,6 +166,7 @@ impl Puller {
             Ok(r) => r,
             Err(e) => {
                 debug!(queue = %self.mq, error = %e, "pull failed");
+                self.counters.pull_failed();
                 return PullOutcome::Backoff(PULL_ERROR_DELAY);
             }
         };
@@ -175,6 +178,7 @@ impl Puller {
                     || code.0 <= ResponseCode::PULL_OFFSET_MOVED.0 && code.0 >= 19 =>
             {
                 warn!(queue = %self.mq, ?code, "pull response without its header");
+                self.counters.pull_failed();
                 return PullOutcome::Backoff(PULL_ERROR_DELAY);
             }
             Err(_) => None,
@@ -182,7 +186,6 @@ impl Puller {
         if let Some(h) = &header {
             self.pull_from = h.suggest_which_broker_id;
             self.gauge.broker_max_offset.store(h.max_offset, Relaxed);
-            self.gauge.last_pull_ms.store(now_ms(), Relaxed);
         }
         let outcome = match (code, header) {
             (ResponseCode::SUCCESS, Some(h)) => {
@@ -215,13 +218,18 @@ impl Puller {
                     to: h.next_begin_offset,
                 }
             }
-            (ResponseCode::FLOW_CONTROL, _) => PullOutcome::Backoff(Duration::from_millis(20)),
+            (ResponseCode::FLOW_CONTROL, _) => {
+                self.counters.pull_failed();
+                PullOutcome::Backoff(Duration::from_millis(20))
+            }
             (ResponseCode::SUBSCRIPTION_NOT_EXIST | ResponseCode::SUBSCRIPTION_NOT_LATEST, _) => {
+                self.counters.pull_failed();
                 self.inner.core.trigger_heartbeat();
                 PullOutcome::Backoff(PULL_ERROR_DELAY)
             }
             (code, _) => {
                 debug!(queue = %self.mq, ?code, remark = ?resp.remark, "pull refused");
+                self.counters.pull_failed();
                 PullOutcome::Backoff(PULL_ERROR_DELAY)
             }
         };
@@ -256,8 +264,7 @@ pub(crate) fn restore_topic(m: &mut MessageExt, ns: Option<&str>) {
 
 /// Publish a queue's cache state for stats snapshots.
 pub(crate) fn publish_cache(gauge: &QueueGauge, pq: &ProcessQueue, next_offset: i64) {
-    gauge.cached_count.store(pq.cached_count() as u64, Relaxed);
-    gauge.cached_bytes.store(pq.cached_bytes(), Relaxed);
+    gauge.cached(pq.cached_count() as u64, pq.cached_bytes());
     gauge
         .cached_min_offset
         .store(pq.min_offset().unwrap_or(-1), Relaxed);
@@ -281,6 +288,25 @@ pub(crate) async fn sleep_until_opt(t: Option<Instant>) {
 /// CONSUMER_SEND_MSG_BACK: the broker stores the message in the group's retry topic, or in its DLQ
 /// once `max_reconsume_times` is reached or when `delay_level` is negative.
 pub(crate) async fn send_back(
+    inner: &ConsumerInner,
+    mq: &MessageQueue,
+    m: &MessageExt,
+    delay_level: i32,
+    max_reconsume_times: i32,
+) -> Result<()> {
+    let res = send_back_once(inner, mq, m, delay_level, max_reconsume_times).await;
+    // The broker's rule (Java `consumerSendMsgBack`): the DLQ once the stored reconsume times reach the
+    // maximum, or when asked with a negative delay level.
+    let how = match &res {
+        Err(_) => SendBack::Failed,
+        Ok(()) if delay_level < 0 || m.reconsume_times >= max_reconsume_times => SendBack::Dlq,
+        Ok(()) => SendBack::Retry,
+    };
+    inner.stats.topic(&mq.topic).sent_back(how);
+    res
+}
+
+async fn send_back_once(
     inner: &ConsumerInner,
     mq: &MessageQueue,
     m: &MessageExt,

@@ -18,7 +18,7 @@ use rmq_protocol::message::{MessageExt, MessageQueue};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, warn, Instrument};
 
 use super::consumer::ConsumerInner;
 use super::listeners::ConcurrentListener;
@@ -26,7 +26,8 @@ use super::puller::{publish_cache, send_back, sleep_until_opt, PullFuture, PullO
 use super::rebalance::QueueCounts;
 use crate::consumer::listener::{run_guarded, ConsumeContext, ConsumeResult};
 use crate::consumer::process_queue::{ProcessQueue, Thresholds, FLOW_CONTROL_DELAY};
-use crate::consumer::stats::{now_ms, TopicCounters};
+use crate::consumer::stats::TopicCounters;
+use crate::telemetry::consumer::consume_span;
 
 /// Delay before a message whose send-back failed is consumed again locally.
 const LOCAL_RETRY_DELAY: Duration = Duration::from_secs(5);
@@ -291,6 +292,7 @@ impl QueueTask {
         let waiting = self.inner.waiting_for_listener.clone();
         let stopped = self.stopped.clone();
         let dispatched = std::time::Instant::now();
+        let span = consume_span(self.inner.group(), &self.mq, &msgs);
         pool.submit(move || {
             waiting.fetch_sub(msgs.len(), Relaxed);
             if stopped.load(Relaxed) {
@@ -302,9 +304,11 @@ impl QueueTask {
                 let offsets = msgs.iter().map(|m| m.queue_offset).collect();
                 let _ = tx.send(Event::Started(offsets, started));
             }
+            let _span = span.enter();
             let mut ctx = ConsumeContext::new(mq);
             let result = run_guarded(&*listener, &msgs, &mut ctx);
             let took = started.elapsed();
+            debug!(?result, ?took, "listener returned");
             let _ = tx.send(Event::Listened {
                 msgs,
                 result,
@@ -381,7 +385,7 @@ impl QueueTask {
     fn on_consumed(&mut self, c: Consumed) {
         if c.listener_call {
             self.in_flight = self.in_flight.saturating_sub(1);
-            self.puller.gauge.last_consume_ms.store(now_ms(), Relaxed);
+            self.puller.gauge.consumed_now();
         }
         for offset in &c.expired {
             self.expiring.remove(offset);
@@ -394,6 +398,7 @@ impl QueueTask {
             }
         }
         if !c.retry_locally.is_empty() && !self.pq.dropped {
+            self.puller.counters.retried_locally(c.retry_locally.len());
             let msgs = c
                 .retry_locally
                 .into_iter()
@@ -431,9 +436,12 @@ async fn consume(
     inner.waiting_for_listener.fetch_sub(msgs.len(), Relaxed);
     let ctx = ConsumeContext::new(mq.clone());
     let started = Instant::now();
-    let (result, msgs) = listener.call(msgs, &ctx).await;
+    let span = consume_span(inner.group(), mq, &msgs);
+    let (result, msgs) = listener.call(msgs, &ctx).instrument(span.clone()).await;
+    let took = started.elapsed();
+    span.in_scope(|| debug!(?result, ?took, "listener returned"));
     let acked = ctx.acknowledged(result, msgs.len());
-    counters.consumed(acked, msgs.len() - acked, started.elapsed());
+    counters.consumed(acked, msgs.len() - acked, took);
     settle(inner, mq, &msgs, acked, &ctx).await
 }
 

@@ -229,7 +229,9 @@ impl Rebalancer {
             }
         }
         self.publish_counts(self.running.keys());
-        if !removed.is_empty() || added > 0 {
+        let changed = !removed.is_empty() || added > 0;
+        self.inner.stats.metrics.rebalanced(changed, self.running.len());
+        if changed {
             info!(group = %self.inner.group(), removed = removed.len(), added, total = self.running.len(), "rebalanced");
         }
         if complete {
