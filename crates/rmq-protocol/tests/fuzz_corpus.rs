@@ -1,6 +1,7 @@
 //! Runs every input of the fuzz corpora (`fuzz/corpus/<target>/`) and any saved crash
 //! (`fuzz/artifacts/<target>/`) through the same decoders and checks as the fuzz targets, on stable, so CI
-//! guards them without nightly or cargo-fuzz.
+//! guards them without nightly or cargo-fuzz. `client_driver` needs the client and runs in
+//! `crates/rmq-client/tests/fuzz_corpus.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,10 @@ use rmq_protocol::message::{
     encode_properties, split_inner_batch, DecodeOptions, MessageIter,
 };
 use rmq_protocol::route::{ClusterInfo, TopicRouteData};
+
+/// The body of the `response_decode` target, compiled here from the same file.
+#[path = "../../../fuzz/drivers/response_decode.rs"]
+mod response_decode;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
@@ -72,14 +77,17 @@ fn route_json(data: &[u8]) {
     let _ = ClusterInfo::from_json(data);
 }
 
-fn target_fn(name: &str) -> fn(&[u8]) {
-    match name {
+/// The target's body, or `None` for a target whose corpus another crate's test runs.
+fn target_fn(name: &str) -> Option<fn(&[u8])> {
+    Some(match name {
+        "client_driver" => return None,
         "frame_decode" => frame_decode,
         "message_batch_decode" => message_batch_decode,
         "properties_decode" => properties_decode,
+        "response_decode" => response_decode::run,
         "route_json" => route_json,
         other => panic!("fuzz corpus for unknown target {other:?}: add it to tests/fuzz_corpus.rs"),
-    }
+    })
 }
 
 /// Run every file under `fuzz/<kind>/<target>/`; returns how many inputs ran per target.
@@ -96,7 +104,9 @@ fn run_all(kind: &str) -> Vec<(String, usize)> {
     targets.sort();
     for dir in targets {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let run = target_fn(&name);
+        let Some(run) = target_fn(&name) else {
+            continue;
+        };
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -122,6 +132,7 @@ fn corpora_never_panic() {
             "frame_decode",
             "message_batch_decode",
             "properties_decode",
+            "response_decode",
             "route_json"
         ]
     );

@@ -8,6 +8,7 @@
     clippy::print_stderr
 )]
 
+pub mod fake_broker;
 pub mod java;
 
 use std::time::Duration;

@@ -10,7 +10,10 @@ use std::time::Duration;
 use rmq_protocol::header::{
     ConsumerSendMsgBackRequestHeader, PullMessageRequestHeader, PullMessageResponseHeader, SubscriptionData,
 };
-use rmq_protocol::message::{decode_messages, properties as prop, sysflag, MessageExt, MessageQueue};
+use rmq_protocol::message::{
+    properties as prop, sysflag, DecodeOptions, MessageExt, MessageIter, MessageQueue,
+};
+use rmq_protocol::ProtocolError;
 use rmq_protocol::{RemotingCommand, RequestCode, ResponseCode};
 use tokio::time::Instant;
 use tracing::{debug, warn};
@@ -189,20 +192,31 @@ impl Puller {
         }
         let outcome = match (code, header) {
             (ResponseCode::SUCCESS, Some(h)) => {
-                self.next_offset = h.next_begin_offset;
-                let msgs = match decode_messages(&resp.body) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        warn!(queue = %self.mq, error = %e, "undecodable pull body; skipping to the next offset");
-                        Vec::new()
+                let (msgs, undecodable) = decode_until_error(resp.body.clone());
+                let failed = undecodable.is_some();
+                match undecodable {
+                    None => self.next_offset = h.next_begin_offset,
+                    Some(e) => {
+                        // Java's client keeps the messages before a malformed one and moves on to
+                        // `nextBeginOffset`, silently losing the rest. We go on right after the last
+                        // message that decoded, so the bad one is pulled again (after a pause) and no
+                        // offset past it is ever committed.
+                        let after_good = msgs.last().map(|m| m.queue_offset.saturating_add(1));
+                        if let Some(o) =
+                            after_good.filter(|&o| o > self.next_offset && o <= h.next_begin_offset)
+                        {
+                            self.next_offset = o;
+                        }
+                        warn!(queue = %self.mq, offset = self.next_offset, decoded = msgs.len(), error = %e,
+                            "undecodable message in a pull body; pulling again from it");
                     }
-                };
+                }
                 let msgs = self.filter(msgs);
                 self.counters.pulled(msgs.len(), took);
-                if msgs.is_empty() {
-                    PullOutcome::Empty
-                } else {
-                    PullOutcome::Found(msgs)
+                match (msgs.is_empty(), failed) {
+                    (false, _) => PullOutcome::Found(msgs),
+                    (true, false) => PullOutcome::Empty,
+                    (true, true) => PullOutcome::Backoff(PULL_ERROR_DELAY),
                 }
             }
             (ResponseCode::PULL_NOT_FOUND | ResponseCode::PULL_RETRY_IMMEDIATELY, Some(h)) => {
@@ -249,6 +263,18 @@ impl Puller {
             })
             .collect()
     }
+}
+
+/// The messages of a pull body up to the first one that does not decode, and that one's error.
+fn decode_until_error(body: bytes::Bytes) -> (Vec<MessageExt>, Option<ProtocolError>) {
+    let mut msgs = Vec::new();
+    for item in MessageIter::new(body, DecodeOptions::default()) {
+        match item {
+            Ok(m) => msgs.push(m),
+            Err(e) => return (msgs, Some(e)),
+        }
+    }
+    (msgs, None)
 }
 
 /// Give a pulled message the topic the application knows: the original one of a retried message,
