@@ -86,8 +86,11 @@ fn binary_header_with_ext_len(ext_len: i32) -> Bytes {
     b.freeze()
 }
 
+/// A named input and the check its protocol error must pass.
+type DesyncCase = (&'static str, Bytes, fn(&ProtocolError) -> bool);
+
 /// What a desynchronised stream looks like, and the error it must give.
-fn desync_cases(ok_frame: &RemotingCommand) -> Vec<(&'static str, Bytes, fn(&ProtocolError) -> bool)> {
+fn desync_cases(ok_frame: &RemotingCommand) -> Vec<DesyncCase> {
     vec![
         (
             // rocketmq-clients#742: a gRPC (HTTP/2) peer on a remoting port; "PRI " read as a length.
