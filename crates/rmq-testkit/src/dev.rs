@@ -483,6 +483,12 @@ mod tests {
     #[test]
     fn a_process_not_naming_the_dir_is_not_the_server() {
         let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        // The parent of a vfork-style spawn resumes before the kernel has set up the new
+        // program's arguments, so /proc/<pid>/cmdline can be empty for a moment: wait for it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !running(child.id(), Path::new("60")) && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
         assert!(running(child.id(), Path::new("60")));
         assert!(!running(child.id(), Path::new("/no/such/dev/dir")));
         child.kill().unwrap();
