@@ -47,6 +47,27 @@ pub struct ChurnPlan {
     pub convergence_bound: Duration,
 }
 
+impl ChurnPlan {
+    /// The catalogue's churn (R5): 8 queues per broker, 2 consumers at the start (kept within
+    /// 1..=4), 100 messages a second, a membership change every `period` for `duration`, 90 s for
+    /// the lag to reach 0; `work` is the listener's time per message.
+    pub fn standard(orderly: bool, period: Duration, duration: Duration, work: Duration) -> Self {
+        ChurnPlan {
+            orderly,
+            queues_per_broker: 8,
+            initial: 2,
+            min: 1,
+            max: 4,
+            period,
+            duration,
+            rate: 100,
+            work,
+            lag_deadline: Duration::from_secs(90),
+            convergence_bound: Duration::from_secs(20),
+        }
+    }
+}
+
 /// What a churn scenario measured.
 #[derive(Debug, Clone)]
 pub struct ChurnOutcome {
@@ -62,6 +83,34 @@ pub struct ChurnOutcome {
 }
 
 impl ChurnOutcome {
+    /// Reports the figures as `name` (see [`crate::report_figures`]) and panics unless the run
+    /// passes the checks every churn scenario shares: something sent, nothing lost or unexpected,
+    /// every callback once, every epoch converged within `convergence_bound` and stable after,
+    /// lag 0 within `lag_zero_bound` of the end of the churn.
+    pub fn assert_churn_criteria(&self, name: &str, convergence_bound: Duration, lag_zero_bound: Duration) {
+        crate::report_figures(name, &self.line());
+        let r = &self.report;
+        assert!(r.acked > 0, "nothing was sent: {r}");
+        assert_eq!((r.lost, r.unexpected), (0, 0), "{r}");
+        assert_eq!((r.pending, r.extra_completions), (0, 0), "{r}");
+        let a = &self.assignment;
+        assert!(a.epochs as usize > self.changes, "{a}");
+        assert_eq!(
+            (a.unconverged, a.unsampled),
+            (0, 0),
+            "an epoch never reached its allocation: {a}"
+        );
+        assert_eq!(
+            a.unstable, 0,
+            "a converged assignment changed without a membership change: {a}"
+        );
+        assert!(a.max_convergence <= convergence_bound, "{a}");
+        let Some(lag_zero) = self.lag_zero else {
+            panic!("lag never reached 0");
+        };
+        assert!(lag_zero <= lag_zero_bound, "lag 0 only after {lag_zero:?}");
+    }
+
     /// One line of figures.
     pub fn line(&self) -> String {
         let lag = self

@@ -21,19 +21,7 @@ const CONVERGENCE_BOUND: Duration = Duration::from_secs(20);
 const LAG_ZERO_BOUND: Duration = Duration::from_secs(60);
 
 fn plan(period: Duration, duration: Duration) -> ChurnPlan {
-    ChurnPlan {
-        orderly: false,
-        queues_per_broker: 8,
-        initial: 2,
-        min: 1,
-        max: 4,
-        period,
-        duration,
-        rate: 100,
-        work: Duration::from_millis(1),
-        lag_deadline: Duration::from_secs(90),
-        convergence_bound: CONVERGENCE_BOUND,
-    }
+    ChurnPlan::standard(false, period, duration, Duration::from_millis(1))
 }
 
 /// Client warnings (failed sends, stuck queues) on the test's output.
@@ -45,25 +33,7 @@ fn logs() {
 }
 
 fn judge(name: &str, o: &ChurnOutcome) {
-    eprintln!("FIGURES {name}: {}", o.line());
-    let r = &o.report;
-    assert!(r.acked > 0, "nothing was sent: {r}");
-    assert_eq!((r.lost, r.unexpected), (0, 0), "{r}");
-    assert_eq!((r.pending, r.extra_completions), (0, 0), "{r}");
-    let a = &o.assignment;
-    assert!(a.epochs as usize > o.changes, "{a}");
-    assert_eq!(
-        (a.unconverged, a.unsampled),
-        (0, 0),
-        "an epoch never reached its allocation: {a}"
-    );
-    assert_eq!(
-        a.unstable, 0,
-        "a converged assignment changed without a membership change: {a}"
-    );
-    assert!(a.max_convergence <= CONVERGENCE_BOUND, "{a}");
-    let lag_zero = o.lag_zero.expect("lag never reached 0");
-    assert!(lag_zero <= LAG_ZERO_BOUND, "lag 0 only after {lag_zero:?}");
+    o.assert_churn_criteria(name, CONVERGENCE_BOUND, LAG_ZERO_BOUND);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
