@@ -118,6 +118,21 @@ pub(crate) fn shell_quote(a: &str) -> String {
     }
 }
 
+/// The cluster a comparison runs on: the one at `namesrv` when given, else a local one started
+/// here with `broker_heap` (stopped when the returned handle drops); with its name-server address.
+pub(crate) async fn open_cluster(
+    namesrv: Option<&str>,
+    broker_heap: &str,
+) -> anyhow::Result<(Option<Cluster>, String)> {
+    if let Some(ns) = namesrv {
+        return Ok((None, ns.to_string()));
+    }
+    eprintln!("• starting a local cluster (NameServer + 2 brokers, broker heap {broker_heap})…");
+    let cluster = start_cluster(broker_heap).await?;
+    let ns = cluster.namesrv_addr();
+    Ok((Some(cluster), ns))
+}
+
 /// Starts the local cluster of the comparisons: rmq-testkit's NameServer + 2 brokers with `heap`
 /// of heap (and of direct memory) each, C2 on.
 pub(crate) async fn start_cluster(heap: &str) -> anyhow::Result<Cluster> {
@@ -169,21 +184,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .join(" ");
     let load_before = load_avg();
     let started_at = std::time::SystemTime::now();
-    let cluster = match &args.namesrv {
-        Some(_) => None,
-        None => {
-            eprintln!(
-                "• starting a local cluster (NameServer + 2 brokers, broker heap {})…",
-                args.broker_heap
-            );
-            Some(start_cluster(&args.broker_heap).await?)
-        }
-    };
-    let ns = match (&args.namesrv, &cluster) {
-        (Some(ns), _) => ns.clone(),
-        (None, Some(c)) => c.namesrv_addr(),
-        (None, None) => bail!("no name server"),
-    };
+    let (cluster, ns) = open_cluster(args.namesrv.as_deref(), &args.broker_heap).await?;
     let java_path = match &cluster {
         Some(c) => Some(c.runtime().java().to_path_buf()),
         None => Runtime::resolve().ok().map(|r| r.java().to_path_buf()),

@@ -11,7 +11,7 @@ use rmq_client::ClientConfig;
 use rmq_testkit::{Cluster, Runtime};
 
 use super::child::OffsetCounter;
-use super::compare::{cluster_name, shell_quote, start_cluster};
+use super::compare::{cluster_name, open_cluster, shell_quote};
 use super::consume_report::{ratios, table, ConsumeRow};
 use super::drain::{self, Markers};
 use super::machine::{load_avg, LoadAvg, Machine};
@@ -184,21 +184,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .join(" ");
     let load_before = load_avg();
     let started_at = std::time::SystemTime::now();
-    let cluster = match &args.namesrv {
-        Some(_) => None,
-        None => {
-            eprintln!(
-                "• starting a local cluster (NameServer + 2 brokers, broker heap {})…",
-                args.broker_heap
-            );
-            Some(start_cluster(&args.broker_heap).await?)
-        }
-    };
-    let ns = match (&args.namesrv, &cluster) {
-        (Some(ns), _) => ns.clone(),
-        (None, Some(c)) => c.namesrv_addr(),
-        (None, None) => bail!("no name server"),
-    };
+    let (cluster, ns) = open_cluster(args.namesrv.as_deref(), &args.broker_heap).await?;
     let runtime = match &cluster {
         Some(c) => Some(c.runtime().clone()),
         None => Runtime::resolve().ok(),

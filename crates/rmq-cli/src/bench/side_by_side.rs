@@ -17,7 +17,7 @@ use rmq_client::ClientConfig;
 use rmq_testkit::{Cluster, Runtime};
 
 use super::child::{self, Ending, OffsetCounter};
-use super::compare::{self, cluster_name, shell_quote, start_cluster};
+use super::compare::{self, cluster_name, open_cluster, shell_quote};
 use super::compare_consume::{rmq_command, DrainJob, JavaSetup};
 use super::consume_report::{self, ConsumeRow};
 use super::drain::{self, Markers};
@@ -379,21 +379,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .join(" ");
     let load_before = load_avg();
     let started_at = std::time::SystemTime::now();
-    let cluster = match &args.namesrv {
-        Some(_) => None,
-        None => {
-            eprintln!(
-                "• starting a local cluster (NameServer + 2 brokers, broker heap {})…",
-                args.broker_heap
-            );
-            Some(start_cluster(&args.broker_heap).await?)
-        }
-    };
-    let ns = match (&args.namesrv, &cluster) {
-        (Some(ns), _) => ns.clone(),
-        (None, Some(c)) => c.namesrv_addr(),
-        (None, None) => bail!("no name server"),
-    };
+    let (cluster, ns) = open_cluster(args.namesrv.as_deref(), &args.broker_heap).await?;
     let java_path = match &cluster {
         Some(c) => Some(c.runtime().java().to_path_buf()),
         None => Runtime::resolve().ok().map(|r| r.java().to_path_buf()),
