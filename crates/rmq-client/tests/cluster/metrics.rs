@@ -1,17 +1,17 @@
 //! Client metrics, health snapshots and tracing spans against the real cluster.
 //!
-//! This test binary installs one global `metrics` recorder (a metrics-util registry read without
-//! draining it, so tests running in parallel do not take each other's samples) before any client
-//! starts. Every test uses its own groups and topics, and reads only the series labelled with them.
+//! These tests install one global `metrics` recorder (a metrics-util registry read without draining
+//! it, so tests running in parallel do not take each other's samples) before any of their clients
+//! starts; clients of the other modules may have bound to the no-op recorder and are not read. Every
+//! test uses its own groups and topics, and reads only the series labelled with them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::support::*;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use metrics_util::registry::{AtomicStorage, Registry};
 use rmq_client::consumer::{
@@ -21,7 +21,6 @@ use rmq_client::health::{Stuck, StuckThresholds};
 use rmq_client::producer::{Producer, ProducerBuilder, ProducerOptions};
 use rmq_client::ErrorKind;
 use rmq_protocol::message::{Message, MessageExt};
-use support::*;
 
 /// A recorder keeping every series in a registry that tests read without resetting it.
 #[derive(Clone)]

@@ -3,20 +3,18 @@
 //! shutdown.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::java::JavaProcess;
+use crate::support::*;
 use rmq_client::consumer::rebalance::allocate::AllocateStrategy;
 use rmq_client::consumer::{
     ConsumeFromWhere, ConsumeOrderlyContext, ConsumeOrderlyResult, ConsumerConfig, OrderlyConsumer,
 };
 use rmq_client::producer::{Producer, SelectByHash};
 use rmq_protocol::message::{java_string_cmp, Message, MessageExt, MessageQueue};
-use support::java::JavaProcess;
-use support::*;
 
 fn config(group: &str) -> ConsumerConfig {
     let mut c = ConsumerConfig::new(group);

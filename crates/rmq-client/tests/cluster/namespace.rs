@@ -2,19 +2,17 @@
 //! and never see each other's messages; retries stay inside the tenant.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::*;
 use rmq_client::admin::TopicSpec;
 use rmq_client::consumer::{
     ConcurrentConsumer, ConsumeContext, ConsumeFromWhere, ConsumeResult, ConsumerConfig,
 };
 use rmq_client::producer::Producer;
 use rmq_protocol::message::{Message, MessageExt};
-use support::*;
 
 /// (body, topic as delivered, reconsume times) of every delivery.
 type Deliveries = Arc<Mutex<Vec<(String, String, i32)>>>;

@@ -2,19 +2,17 @@
 //! and transactions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::*;
 use rmq_client::producer::{
     LocalTransactionState, Producer, SelectByHash, SendResult, SendStatus, TransactionListener,
     TransactionProducer,
 };
 use rmq_client::ErrorKind;
 use rmq_protocol::message::{Message, MessageExt, MessageQueue};
-use support::*;
 
 async fn producer() -> Producer {
     Producer::builder(unique("pg"))

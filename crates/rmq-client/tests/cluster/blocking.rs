@@ -1,7 +1,7 @@
 //! The blocking producer facade, used from plain threads, against the real cluster.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use rmq_client::blocking::BlockingProducer;
 use rmq_client::producer::{Producer, SendStatus};

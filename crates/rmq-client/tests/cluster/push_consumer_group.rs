@@ -6,12 +6,12 @@
 // `support/mod.rs` declares its helpers `pub`, which `unreachable_pub` flags in every test that uses it.
 #![allow(unreachable_pub)]
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support::java::JavaProcess;
+use crate::support::*;
 use rmq_client::consumer::config::{start_position, StartPosition};
 use rmq_client::consumer::rebalance::allocate::AllocateStrategy;
 use rmq_client::consumer::{
@@ -24,8 +24,6 @@ use rmq_protocol::header::{
 };
 use rmq_protocol::message::{java_string_cmp, properties as prop, Message, MessageExt, MessageQueue};
 use rmq_protocol::{RemotingCommand, RequestCode, ResponseCode};
-use support::java::JavaProcess;
-use support::*;
 
 /// Offset persist interval of every consumer here (Rust and Java): 1 s instead of 5 s.
 const PERSIST: Duration = Duration::from_secs(1);
@@ -265,7 +263,7 @@ fn short(mq: &MessageQueue) -> String {
 /// A group that has committed offsets ignores `consume_from_where`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consume_from_where_applies_only_to_queues_without_an_offset() {
-    let compile = tokio::task::spawn_blocking(support::java::java_classes);
+    let compile = tokio::task::spawn_blocking(crate::support::java::java_classes);
     let topic = topic_with_queues("cfw", 8).await;
     let queues = queues_of(&topic).await;
     assert_eq!(queues.len(), 16, "8 queues on each of the 2 brokers");

@@ -3,18 +3,16 @@
 //! `resetOffsetByTime`, and the consume-timeout send-back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
-mod support;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::support::*;
 use rmq_client::consumer::{
     ConcurrentConsumer, ConsumeContext, ConsumeFromWhere, ConsumeResult, ConsumerConfig, ConsumerStats,
 };
 use rmq_client::producer::{Producer, SendResult};
 use rmq_protocol::message::{Message, MessageExt};
-use support::*;
 
 fn config(group: &str) -> ConsumerConfig {
     let mut c = ConsumerConfig::new(group);

@@ -2,17 +2,15 @@
 //! uncommitted polls redelivered after a restart, pause/resume, commit_sync and committed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
-mod support;
-
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::*;
 use rmq_client::consumer::{ConsumeFromWhere, ConsumerConfig, LitePullConsumer};
 use rmq_client::producer::Producer;
 use rmq_protocol::message::{Message, MessageExt, MessageQueue};
-use support::*;
 
 fn config(group: &str) -> ConsumerConfig {
     let mut c = ConsumerConfig::new(group);

@@ -1,12 +1,11 @@
 //! The concurrent push consumer against the real cluster.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::*;
 use rmq_client::consumer::{
     ConcurrentConsumer, ConsumeContext, ConsumeFromWhere, ConsumeResult, ConsumerConfig, MessageSelector,
 };
@@ -14,7 +13,6 @@ use rmq_client::producer::Producer;
 use rmq_client::ErrorKind;
 use rmq_protocol::message::{Message, MessageExt};
 use rmq_protocol::ResponseCode;
-use support::*;
 
 type Seen = Arc<Mutex<HashMap<String, usize>>>;
 

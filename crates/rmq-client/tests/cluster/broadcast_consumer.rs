@@ -2,19 +2,17 @@
 //! local files that survive restarts and damage.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::*;
 use rmq_client::consumer::{
     ConcurrentConsumer, ConsumeContext, ConsumeFromWhere, ConsumeResult, ConsumerConfig, MessageModel,
 };
 use rmq_client::producer::Producer;
 use rmq_protocol::message::{Message, MessageExt};
-use support::*;
 
 type Seen = Arc<Mutex<HashMap<String, usize>>>;
 

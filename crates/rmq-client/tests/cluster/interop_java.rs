@@ -9,19 +9,17 @@
 // `support/mod.rs` declares its helpers `pub`, which `unreachable_pub` flags in every test that uses it.
 #![allow(unreachable_pub)]
 
-mod support;
-
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::time::{Duration, Instant};
 
+use crate::support::java::{java_classes, java_command, tail, work_dir};
+use crate::support::*;
 use rmq_client::producer::{Producer, SendResult, SendStatus};
 use rmq_protocol::message::{
     body_crc, properties as prop, sysflag, CompressionType, Message, MessageExt, MessageQueue,
 };
 use serde::Deserialize;
-use support::java::{java_classes, java_command, tail, work_dir};
-use support::*;
 
 /// Prefix of the result lines the Java programs print (see `InteropJson.java`).
 const LINE_PREFIX: &str = "@@INTEROP ";
