@@ -119,16 +119,11 @@ async fn kill_scenario(name: &str, down: Duration, rate: u32) {
 
     let rc = h.rec.history().check();
     let ro = ord_rec.history().check();
-    // Deliveries of broker-a's messages while it was down: consumed from the client's cache, their
-    // offsets never reached the broker, so they come again after the restart.
-    let while_down = |rec: &rmq_chaos::checker::Recorder| {
-        rec.history()
-            .deliveries
-            .iter()
-            .filter(|d| d.queue.broker_name == "broker-a" && d.entered >= killed && d.entered < restarted)
-            .count()
-    };
-    let (down_c, down_o) = (while_down(&h.rec), while_down(&ord_rec));
+    // Where each group's duplicates of broker-a's messages come from: first delivered before the
+    // kill (their commit was not yet durable on the broker when it died), or after it (consumed
+    // while the broker was down or after it restarted from an older offset).
+    let (dup_before_c, dup_after_c) = dups_of_broker_a(&h.rec, killed);
+    let (dup_before_o, dup_after_o) = dups_of_broker_a(&ord_rec, killed);
     let ord_keys = ord_rec.history().filter_bodies(|b| b.contains(":ord:")).check();
     let max_sync_ms = sync_latency.max_ms.load(std::sync::atomic::Ordering::Relaxed);
     let over_budget = sync_latency
@@ -139,7 +134,8 @@ async fn kill_scenario(name: &str, down: Duration, rate: u32) {
         &format!(
             "concurrent[{rc}] orderly[lost={} unconsumed={} dup={} offset_regressions={} \
              ordered keys: order_violations={} (rewinds={} skips={}) lease_overlaps={}] resume_conc={} resume_ord={} \
-             settled_conc={} settled_ord={} lag_at_kill={}/{} consumed_from_a_while_down={down_c}/{down_o} \
+             settled_conc={} settled_ord={} lag_at_kill={}/{} \
+             dup_of_a_first_delivered_before/after_kill=conc:{dup_before_c}/{dup_after_c},ord:{dup_before_o}/{dup_after_o} \
              max_sync_send={max_sync_ms}ms sync_over_budget={over_budget} drain={}/{}",
             ro.lost,
             ro.unconsumed,
@@ -203,6 +199,29 @@ async fn settle_times(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     out
+}
+
+/// Duplicate deliveries of broker-a's messages, split by when the message was first delivered:
+/// before `killed`, or at or after it.
+fn dups_of_broker_a(rec: &rmq_chaos::checker::Recorder, killed: Instant) -> (usize, usize) {
+    use std::collections::HashMap;
+    let history = rec.history();
+    let mut first: HashMap<&str, Instant> = HashMap::new();
+    let (mut before, mut after) = (0, 0);
+    for d in history
+        .deliveries
+        .iter()
+        .filter(|d| d.queue.broker_name == "broker-a" && !d.queue.topic.starts_with("%RETRY%"))
+    {
+        match first.get(d.body.as_str()) {
+            None => {
+                first.insert(&d.body, d.entered);
+            }
+            Some(t) if *t < killed => before += 1,
+            Some(_) => after += 1,
+        }
+    }
+    (before, after)
 }
 
 /// Short version for the normal suite: down 5 s.
