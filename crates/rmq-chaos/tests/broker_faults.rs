@@ -50,7 +50,11 @@ async fn kill_scenario(name: &str, down: Duration, rate: u32) {
     .await;
     assert!(warm.is_some(), "no consumption before the fault");
 
+    // How far behind each group is when the fault hits: what a group has cached but not yet
+    // committed when the broker dies is consumed, cannot be committed, and comes again (dup).
+    let lag_at_kill = (h.lag(&conc_group).await, h.lag(&ord_group).await);
     h.fault("kill -9 broker-a", |c| c.kill_broker("broker-a")).await;
+    let killed = Instant::now();
     // Offsets read back from now on are compared only with each other: the restarted broker
     // serves the consumer offsets it last flushed (up to 1 s old) before the kill.
     h.rec.new_offset_epoch();
@@ -77,6 +81,15 @@ async fn kill_scenario(name: &str, down: Duration, rate: u32) {
     let callbacks = eventually(Duration::from_secs(15), || async {
         h.rec.history().check().pending == 0
     })
+    .await;
+    // Each group's committed offsets reach the queue ends (everything acked delivered, lag 0),
+    // measured from the restart, without a client restart.
+    let settled = settle_times(
+        &h,
+        &[(&conc_group, &h.rec), (&ord_group, &ord_rec)],
+        restarted,
+        Duration::from_secs(120),
+    )
     .await;
 
     let drain_c = h
@@ -106,6 +119,11 @@ async fn kill_scenario(name: &str, down: Duration, rate: u32) {
 
     let rc = h.rec.history().check();
     let ro = ord_rec.history().check();
+    // Where each group's duplicates of broker-a's messages come from: first delivered before the
+    // kill (their commit was not yet durable on the broker when it died), or after it (consumed
+    // while the broker was down or after it restarted from an older offset).
+    let (dup_before_c, dup_after_c) = dups_of_broker_a(&h.rec, killed);
+    let (dup_before_o, dup_after_o) = dups_of_broker_a(&ord_rec, killed);
     let ord_keys = ord_rec.history().filter_bodies(|b| b.contains(":ord:")).check();
     let max_sync_ms = sync_latency.max_ms.load(std::sync::atomic::Ordering::Relaxed);
     let over_budget = sync_latency
@@ -116,6 +134,8 @@ async fn kill_scenario(name: &str, down: Duration, rate: u32) {
         &format!(
             "concurrent[{rc}] orderly[lost={} unconsumed={} dup={} offset_regressions={} \
              ordered keys: order_violations={} (rewinds={} skips={}) lease_overlaps={}] resume_conc={} resume_ord={} \
+             settled_conc={} settled_ord={} lag_at_kill={}/{} \
+             dup_of_a_first_delivered_before/after_kill=conc:{dup_before_c}/{dup_after_c},ord:{dup_before_o}/{dup_after_o} \
              max_sync_send={max_sync_ms}ms sync_over_budget={over_budget} drain={}/{}",
             ro.lost,
             ro.unconsumed,
@@ -127,6 +147,10 @@ async fn kill_scenario(name: &str, down: Duration, rate: u32) {
             ro.lease_overlaps,
             conc_resume.map_or("never".into(), secs),
             ord_resume.map_or("never".into(), secs),
+            settled[0].map_or("never".into(), secs),
+            settled[1].map_or("never".into(), secs),
+            lag_at_kill.0.map_or("?".into(), |l| l.to_string()),
+            lag_at_kill.1.map_or("?".into(), |l| l.to_string()),
             secs(drain_c),
             secs(drain_o),
         ),
@@ -144,10 +168,60 @@ async fn kill_scenario(name: &str, down: Duration, rate: u32) {
     assert!(rc.acked > 0 && rc.indeterminate + rc.failed < rc.sent);
     assert!(conc_resume.unwrap() < Duration::from_secs(60), "{conc_resume:?}");
     assert!(ord_resume.unwrap() < Duration::from_secs(60), "{ord_resume:?}");
+    for (group, t) in [("concurrent", settled[0]), ("orderly", settled[1])] {
+        let t = t.unwrap_or_else(|| panic!("{group}: committed offsets never reached the queue ends"));
+        assert!(
+            t < Duration::from_secs(60),
+            "{group}: committed offsets at the queue ends {t:?} after the restart"
+        );
+    }
     assert_eq!(
         over_budget, 0,
         "sync sends over the send timeout + 1 s (max {max_sync_ms} ms)"
     );
+}
+
+/// For each `(group, recorder)`: how long after `since` every acked message was delivered to it
+/// and its committed offsets reached the queue ends (lag 0); `None` if not within `deadline`.
+async fn settle_times(
+    h: &Harness,
+    groups: &[(&String, &rmq_chaos::checker::Recorder)],
+    since: Instant,
+    deadline: Duration,
+) -> Vec<Option<Duration>> {
+    let mut out = vec![None; groups.len()];
+    while out.iter().any(Option::is_none) && since.elapsed() < deadline {
+        for (i, (group, rec)) in groups.iter().enumerate() {
+            if out[i].is_none() && rec.undelivered() == 0 && h.lag(group).await == Some(0) {
+                out[i] = Some(since.elapsed());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    out
+}
+
+/// Duplicate deliveries of broker-a's messages, split by when the message was first delivered:
+/// before `killed`, or at or after it.
+fn dups_of_broker_a(rec: &rmq_chaos::checker::Recorder, killed: Instant) -> (usize, usize) {
+    use std::collections::HashMap;
+    let history = rec.history();
+    let mut first: HashMap<&str, Instant> = HashMap::new();
+    let (mut before, mut after) = (0, 0);
+    for d in history
+        .deliveries
+        .iter()
+        .filter(|d| d.queue.broker_name == "broker-a" && !d.queue.topic.starts_with("%RETRY%"))
+    {
+        match first.get(d.body.as_str()) {
+            None => {
+                first.insert(&d.body, d.entered);
+            }
+            Some(t) if *t < killed => before += 1,
+            Some(_) => after += 1,
+        }
+    }
+    (before, after)
 }
 
 /// Short version for the normal suite: down 5 s.

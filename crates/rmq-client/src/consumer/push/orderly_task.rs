@@ -1,8 +1,13 @@
 //! One task per queue of an [`OrderlyConsumer`](super::OrderlyConsumer): it pulls while this client
 //! holds the queue's broker lock and hands the listener one batch at a time, lowest offsets first.
 //!
-//! After a successful batch the offset is committed and stored on the broker before the next batch.
-//! A suspended batch is consumed again after the suspend time with its reconsume times increased; a
+//! After a successful batch the offset is committed in memory and stored on the broker in the
+//! background, one store at a time, the latest offset each time: the next batch does not wait for the
+//! broker's answer (waiting cost a round trip per message and left the queue behind its producers), and
+//! the broker's offset trails the consumed one by at most the batches of one round trip. While the
+//! offset cannot be stored because the broker is unreachable, no new batch starts (its result could not
+//! be committed, and the broker would deliver it again after its restart); the store is retried every
+//! second. A suspended batch is consumed again after the suspend time with its reconsume times increased; a
 //! message suspended `orderly_max_reconsume_times` times goes to the group's DLQ and the queue moves on.
 //! When the lock is not valid (lost, or not renewed for 30 s) nothing is pulled or consumed; the task
 //! tries to lock the queue again every second, and after regaining a lost lock it restarts from the
@@ -31,6 +36,8 @@ use crate::telemetry::consumer::consume_span;
 
 /// Pause between attempts to (re)lock a queue whose lock is not valid.
 const RELOCK_INTERVAL: Duration = Duration::from_secs(1);
+/// Pause before storing the offset again after the broker could not be reached.
+const STORE_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// Least time a stopping queue waits for its running batch before leaving its lock to expire.
 const MIN_DRAIN: Duration = Duration::from_secs(3);
 /// Delay level of a send-back that must go straight to the DLQ.
@@ -46,13 +53,15 @@ enum Step {
     },
     /// The listener call did not run to completion (the runtime is stopping): consume it again.
     Abandoned,
-    /// The committed offset was stored (or failed to be; it is stored again later).
-    Persisted,
     /// A relock attempt ended; `restart_at` is the stored offset when a lost lock was regained.
     Relocked { restart_at: Option<i64> },
 }
 
 type Work = Pin<Box<dyn Future<Output = Step> + Send>>;
+
+/// A store of the committed offset on the broker: the offset written and whether the broker could
+/// not be reached.
+type Store = Pin<Box<dyn Future<Output = (i64, bool)> + Send>>;
 
 pub(crate) struct OrderlyQueueTask {
     inner: Arc<ConsumerInner>,
@@ -65,6 +74,11 @@ pub(crate) struct OrderlyQueueTask {
     lock: Arc<QueueLock>,
     /// Whether the lock was lost since it was last held (regaining it restarts from the broker).
     lost: bool,
+    /// The committed offset last stored on the broker (or read from it).
+    stored: i64,
+    /// The last store could not reach the broker: no batch starts until a store succeeds, retried
+    /// at this time.
+    store_retry_at: Option<Instant>,
 }
 
 impl OrderlyQueueTask {
@@ -88,6 +102,8 @@ impl OrderlyQueueTask {
             counts,
             lock,
             lost: false,
+            stored: offset,
+            store_retry_at: None,
         }
     }
 
@@ -104,6 +120,7 @@ impl OrderlyQueueTask {
         let mut pull: Option<PullFuture> = None;
         let mut pull_at: Option<Instant> = Some(Instant::now());
         let mut work: Option<Work> = None;
+        let mut store: Option<Store> = None;
         let mut consume_at: Option<Instant> = None;
         let mut relock_at = Instant::now();
         let batch = self.inner.config.consume_message_batch_max_size.max(1);
@@ -122,13 +139,18 @@ impl OrderlyQueueTask {
                     pull_at = None;
                 }
             }
+            if store.is_none() && self.store_retry_at.is_none_or(|t| t <= now) {
+                store = self.store_if_behind();
+            }
+            // A batch whose result cannot be stored is not started.
+            let can_commit = self.store_retry_at.is_none();
             if work.is_none() && consume_at.is_none_or(|t| t <= now) {
                 if !locked {
                     if relock_at <= now {
                         work = Some(self.relock());
                         relock_at = now + RELOCK_INTERVAL;
                     }
-                } else {
+                } else if can_commit {
                     let msgs = self.pq.take_messages(batch);
                     if !msgs.is_empty() {
                         consume_at = None;
@@ -143,6 +165,9 @@ impl OrderlyQueueTask {
             if work.is_none() && !locked {
                 wake = earliest(wake, Some(relock_at));
             }
+            if store.is_none() {
+                wake = earliest(wake, self.store_retry_at);
+            }
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
                 p = async { match pull.as_mut() { Some(p) => p.await, None => std::future::pending().await } }, if pull.is_some() => {
@@ -153,7 +178,6 @@ impl OrderlyQueueTask {
                     work = None;
                     match self.on_step(step) {
                         Next::Idle => {}
-                        Next::Work(w) => work = Some(w),
                         Next::SuspendUntil(t) => consume_at = Some(t),
                         Next::Restart => {
                             pull = None;
@@ -161,28 +185,36 @@ impl OrderlyQueueTask {
                         }
                     }
                 }
+                stored = async { match store.as_mut() { Some(s) => s.await, None => std::future::pending().await } }, if store.is_some() => {
+                    store = None;
+                    self.on_stored(stored);
+                }
                 _ = sleep_until_opt(wake), if wake.is_some() => {}
             }
         }
         drop(pull);
-        let clean = self.drain(work).await;
+        let clean = self.drain(work, store).await;
         self.puller.gauge.dropped.store(true, Relaxed);
         clean
     }
 
-    /// After cancellation: let the running listener call (and the offset store after it) finish, up to
-    /// `await_termination`. Returns whether it did.
-    async fn drain(&mut self, mut work: Option<Work>) -> bool {
+    /// After cancellation: let the running listener call and the offset store in flight finish, up to
+    /// `await_termination` (the rebalancer stores the final offset after this, and no older store
+    /// may land after that one). Returns whether the listener call finished.
+    async fn drain(&mut self, work: Option<Work>, store: Option<Store>) -> bool {
         // Releasing the lock needs the batch to end, so wait for it at least a little even when
         // await_termination is zero (Java waits 1 s for the queue's consume lock).
         let wait = self.inner.config.await_termination.max(MIN_DRAIN);
         let deadline = Instant::now() + wait;
-        while let Some(w) = work.take() {
+        if let Some(s) = store {
+            if let Ok(stored) = tokio::time::timeout_at(deadline, s).await {
+                self.on_stored(stored);
+            }
+        }
+        if let Some(w) = work {
             match tokio::time::timeout_at(deadline, w).await {
                 Ok(step) => {
-                    if let Next::Work(next) = self.on_step(step) {
-                        work = Some(next);
-                    }
+                    self.on_step(step);
                 }
                 Err(_) => {
                     warn!(queue = %self.mq, "orderly listener still running at shutdown; its lock is left to expire on the broker");
@@ -191,6 +223,40 @@ impl OrderlyQueueTask {
             }
         }
         true
+    }
+
+    /// A store of the in-memory committed offset when the broker's is behind it.
+    fn store_if_behind(&self) -> Option<Store> {
+        let offset = self.inner.offsets.read_memory(&self.mq)?;
+        if offset <= self.stored {
+            return None;
+        }
+        let (inner, mq) = (self.inner.clone(), self.mq.clone());
+        Some(Box::pin(async move {
+            match inner.offsets.persist(&mq).await {
+                Ok(()) => (offset, false),
+                Err(e) => {
+                    debug!(queue = %mq, offset, error = %e, "offset store failed");
+                    (offset, unreachable(&e))
+                }
+            }
+        }))
+    }
+
+    fn on_stored(&mut self, (offset, unreachable): (i64, bool)) {
+        if unreachable {
+            if self.store_retry_at.is_none() {
+                info!(queue = %self.mq, offset, "broker unreachable: the offset cannot be stored; consumption paused");
+            }
+            self.store_retry_at = Some(Instant::now() + STORE_RETRY_INTERVAL);
+            return;
+        }
+        if self.store_retry_at.take().is_some() {
+            info!(queue = %self.mq, offset, "offset stored again; consumption goes on");
+        }
+        // Other failures (the broker refused the write) do not stop consumption: the periodic
+        // persist writes the offset again.
+        self.stored = self.stored.max(offset);
     }
 
     fn on_pulled(&mut self, pulled: Pulled) -> Instant {
@@ -314,19 +380,11 @@ impl OrderlyQueueTask {
             }
             Step::Consumed { retry, .. } if retry.is_empty() => {
                 self.puller.gauge.consumed_now();
-                match self.pq.commit() {
-                    Some(offset) if !self.pq.dropped => {
-                        self.inner.offsets.update(&self.mq, offset, false);
-                        let (inner, mq) = (self.inner.clone(), self.mq.clone());
-                        Next::Work(Box::pin(async move {
-                            if let Err(e) = inner.offsets.persist(&mq).await {
-                                debug!(queue = %mq, error = %e, "offset store failed; stored again at the next persist");
-                            }
-                            Step::Persisted
-                        }))
-                    }
-                    _ => Next::Idle,
+                if let Some(offset) = self.pq.commit().filter(|_| !self.pq.dropped) {
+                    // Stored on the broker by the run loop (`store_if_behind`).
+                    self.inner.offsets.update(&self.mq, offset, false);
                 }
+                Next::Idle
             }
             Step::Consumed { retry, suspend } => {
                 debug!(queue = %self.mq, count = retry.len(), ?suspend, "batch suspended");
@@ -338,7 +396,6 @@ impl OrderlyQueueTask {
                 self.pq.rollback();
                 Next::Idle
             }
-            Step::Persisted => Next::Idle,
             Step::Relocked { restart_at } => {
                 if self.lock.is_valid(std::time::Instant::now()) {
                     if self.lost {
@@ -349,6 +406,9 @@ impl OrderlyQueueTask {
                         self.pq.clear();
                         self.puller.next_offset = offset;
                         self.inner.offsets.update(&self.mq, offset, false);
+                        // The broker answered: it holds this offset.
+                        self.stored = offset;
+                        self.store_retry_at = None;
                         return Next::Restart;
                     }
                 }
@@ -363,9 +423,17 @@ impl OrderlyQueueTask {
 /// What the loop does after a step.
 enum Next {
     Idle,
-    Work(Work),
     SuspendUntil(Instant),
     Restart,
+}
+
+/// Whether a failed request means the broker could not be reached (rather than refused it).
+fn unreachable(e: &crate::Error) -> bool {
+    use crate::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::Connect { .. } | K::Timeout { .. } | K::Disconnected { .. } | K::Io | K::BrokerNotFound { .. }
+    )
 }
 
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
