@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use rmq_client::Result;
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::assignment::{AssignmentLog, AssignmentReport, Sample};
 use crate::checker::{Recorder, Report};
@@ -158,6 +158,7 @@ impl Group {
                         .collect();
                     let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
                     if let Some(epoch) = log.epochs.len().checked_sub(1) {
+                        debug!(epoch, held = ?describe_held(&held), "assignment sample");
                         log.samples.push(Sample {
                             at: Instant::now(),
                             epoch,
@@ -176,32 +177,54 @@ impl Group {
         }
     }
 
-    /// Applies a membership change (under both locks, so no sample straddles it).
-    fn change(&self, f: impl FnOnce(&mut Vec<Member>) -> Option<Member>) -> Option<Member> {
+    /// Applies a membership change (under both locks, so no sample straddles it); `joining` are the
+    /// client ids of consumers about to start, members of the new epoch already.
+    fn change(
+        &self,
+        joining: &[String],
+        f: impl FnOnce(&mut Vec<Member>) -> Option<Member>,
+    ) -> Option<Member> {
         let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
         let out = f(&mut members);
-        let ids = members.iter().map(|m| m.client_id().to_string()).collect();
-        self.log
+        let ids = members
+            .iter()
+            .map(|m| m.client_id().to_string())
+            .chain(joining.iter().cloned())
+            .collect();
+        let epoch = self
+            .log
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .change(Instant::now(), ids);
+        debug!(epoch, members = members.len(), "membership change");
         out
     }
 
-    /// Adds members (one membership change).
-    fn join(&self, new: Vec<Member>) {
-        for m in &new {
-            info!(consumer = m.client_id(), topic = %self.topic, "joins");
+    /// The membership change of consumers `ids` joining, made *before* they start: a consumer's
+    /// `start()` registers it with the brokers (its heartbeat) and only returns after more work
+    /// (0.3-1.9 s in full-length runs on a loaded machine), and the brokers tell the other members
+    /// at once, so they give up its share while it is still starting. From here the expected
+    /// allocation counts the joiners; a joiner is sampled (holding its queues) only once
+    /// [`Group::started`] added it, so the epoch cannot converge before that.
+    fn joining(&self, ids: &[String]) {
+        for id in ids {
+            info!(consumer = %id, topic = %self.topic, "joins");
         }
-        self.change(|ms| {
-            ms.extend(new);
-            None
-        });
+        self.change(ids, |_| None);
+    }
+
+    /// Adds consumers that [`Group::joining`] announced and whose `start()` returned (not a
+    /// membership change: they are members already).
+    fn started(&self, new: Vec<Member>) {
+        self.members
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(new);
     }
 
     /// Removes the longest-serving member (it must hold nothing from now on).
     fn leave(&self) -> Option<Member> {
-        self.change(|ms| (!ms.is_empty()).then(|| ms.remove(0)))
+        self.change(&[], |ms| (!ms.is_empty()).then(|| ms.remove(0)))
     }
 
     fn last_change(&self) -> Instant {
@@ -254,16 +277,16 @@ pub async fn run(plan: &ChurnPlan) -> Result<ChurnOutcome> {
     };
     let group = Group::new(&topic.name);
     let mut started = 0usize;
-    let start = |n: usize| {
-        let cfg = topic.consumer_config(&group_name, &format!("{run_id}-c{n}"));
-        Member::start(cfg, &topic.name, &rec, plan.work, plan.orderly)
-    };
+    let config = |n: usize| topic.consumer_config(&group_name, &format!("{run_id}-c{n}"));
+    let start = |cfg| Member::start(cfg, &topic.name, &rec, plan.work, plan.orderly);
+    let configs: Vec<_> = (0..plan.initial).map(config).collect();
+    started += plan.initial;
+    group.joining(&configs.iter().map(|c| c.client.client_id()).collect::<Vec<_>>());
     let mut initial = Vec::new();
-    for _ in 0..plan.initial {
-        initial.push(start(started).await?);
-        started += 1;
+    for cfg in configs {
+        initial.push(start(cfg).await?);
     }
-    group.join(initial);
+    group.started(initial);
     let producing = Producing::start(producer.clone(), &topic.name, &rec, &load);
 
     let churn_started = Instant::now();
@@ -279,9 +302,11 @@ pub async fn run(plan: &ChurnPlan) -> Result<ChurnOutcome> {
         let add = (step % 4 < 2 && n < plan.max) || n <= plan.min;
         step += 1;
         if add {
-            let m = start(started).await?;
+            let cfg = config(started);
             started += 1;
-            group.join(vec![m]);
+            group.joining(&[cfg.client.client_id()]);
+            let m = start(cfg).await?;
+            group.started(vec![m]);
         } else if let Some(m) = group.leave() {
             info!(consumer = m.client_id(), "leaves");
             m.shutdown().await;
@@ -320,6 +345,24 @@ pub async fn run(plan: &ChurnPlan) -> Result<ChurnOutcome> {
         changes,
         lag_zero,
     })
+}
+
+/// Each consumer's held queues, briefly (`id: [broker:queue, ...]`), for debug logs.
+fn describe_held(
+    held: &std::collections::BTreeMap<
+        String,
+        std::collections::BTreeSet<rmq_protocol::message::MessageQueue>,
+    >,
+) -> Vec<String> {
+    held.iter()
+        .map(|(id, qs)| {
+            let qs: Vec<String> = qs
+                .iter()
+                .map(|q| format!("{}:{}", q.broker_name, q.queue_id))
+                .collect();
+            format!("{id}: {}", qs.join(","))
+        })
+        .collect()
 }
 
 /// Reads the group's committed offsets into the history (for offset regressions).

@@ -24,10 +24,13 @@ fn plan(period: Duration, duration: Duration) -> ChurnPlan {
     ChurnPlan::standard(false, period, duration, Duration::from_millis(1))
 }
 
-/// Client warnings (failed sends, stuck queues) on the test's output.
+/// Client warnings (failed sends, stuck queues) on the test's output; `RUST_LOG` (e.g.
+/// `rmq_client=debug,rmq_chaos=debug`) shows more.
 fn logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
+        .with_env_filter(filter)
         .with_test_writer()
         .try_init();
 }

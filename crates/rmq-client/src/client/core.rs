@@ -37,6 +37,10 @@ pub(crate) struct ClientCore {
     pub(crate) heartbeats: HeartbeatTelemetry,
     pub(crate) cancel: CancellationToken,
     pub(crate) tracker: TaskTracker,
+    /// Stops the heartbeat task (before unregistering, so no round re-registers this client).
+    heartbeat_stop: CancellationToken,
+    /// The heartbeat task, awaited on shutdown before the groups are unregistered.
+    heartbeat_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for ClientCore {
@@ -65,6 +69,7 @@ impl ClientCore {
         let client_id = config.client_id();
         crate::telemetry::describe_metrics();
         remoting.pool().observe(PoolMetrics::new(&client_id));
+        let cancel = CancellationToken::new();
         let core = Arc::new(ClientCore {
             heartbeats: HeartbeatTelemetry::new(&client_id),
             client_id,
@@ -74,8 +79,10 @@ impl ClientCore {
             handlers: InboundHandlers::default(),
             registry: Registry::default(),
             heartbeat_now: Notify::new(),
-            cancel: CancellationToken::new(),
+            heartbeat_stop: cancel.child_token(),
+            cancel,
             tracker: TaskTracker::new(),
+            heartbeat_task: std::sync::Mutex::new(None),
         });
 
         let routes = core.routes.clone();
@@ -97,10 +104,10 @@ impl ClientCore {
         });
 
         let weak = Arc::downgrade(&core);
-        let cancel = core.cancel.child_token();
+        let cancel = core.heartbeat_stop.clone();
         let interval = core.config.heartbeat_interval;
         let mut routes_rx = core.routes.subscribe();
-        core.tracker.spawn(async move {
+        let heartbeats = core.tracker.spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut known: BTreeSet<String> = BTreeSet::new();
@@ -129,6 +136,9 @@ impl ClientCore {
                 }
             }
         });
+        if let Ok(mut slot) = core.heartbeat_task.lock() {
+            *slot = Some(heartbeats);
+        }
         Ok(core)
     }
 
@@ -148,7 +158,18 @@ impl ClientCore {
     }
 
     /// Stop background tasks (after unregistering `groups`), wait for them up to `grace`, close connections.
+    ///
+    /// The heartbeat task is stopped, and a round in flight awaited, before unregistering: a
+    /// heartbeat answered after a broker's UNREGISTER_CLIENT would register this client again there,
+    /// and until the connection closed the other members of its groups would count it in their
+    /// allocation (Java serialises both with `lockHeartbeat` and drops the group from its table
+    /// first).
     pub(crate) async fn shutdown(&self, grace: Duration) {
+        self.heartbeat_stop.cancel();
+        let heartbeats = self.heartbeat_task.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = heartbeats {
+            let _ = tokio::time::timeout(grace, h).await;
+        }
         self.unregister_all().await;
         self.cancel.cancel();
         self.tracker.close();

@@ -298,6 +298,8 @@ impl ConsumerHandle {
             return Err(e);
         }
         inner.core.send_heartbeat_to_all().await?;
+        // From here the brokers list this client in the group and tell the other members.
+        debug!(group = %inner.group(), client = %inner.core.client_id, "registered with the brokers");
         for t in topics.iter().filter(|t| t.starts_with("%RETRY%")) {
             if let Err(e) = inner.core.routes.refresh(t).await {
                 debug!(topic = %t, error = %e, "no route yet for the retry topic");
@@ -347,6 +349,7 @@ impl ConsumerHandle {
                 }
             }
         });
+        debug!(group = %inner.group(), client = %inner.core.client_id, "consumer started");
         let guard = Arc::new(DropGuard { inner: inner.clone() });
         Ok(ConsumerHandle { inner, _guard: guard })
     }

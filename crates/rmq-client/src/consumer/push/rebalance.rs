@@ -179,6 +179,7 @@ impl Rebalancer {
             .cloned()
             .collect();
         for mq in &removed {
+            debug!(queue = %mq, "process queue dropped: no longer assigned");
             self.stop_queue(mq).await;
         }
         // New queues take their share of the cache limits from the start.
@@ -262,6 +263,7 @@ impl Rebalancer {
         let mut restart = Vec::new();
         for (mq, offset) in &table {
             if let Some(r) = self.running.remove(mq) {
+                debug!(queue = %mq, "process queue dropped: offset reset");
                 r.cancel.cancel();
                 let _ = r.task.await;
                 self.inner.stats.remove_queue(mq);
@@ -296,16 +298,25 @@ impl Rebalancer {
                 return Ok(assigned);
             }
         }
-        let mut cids = self.consumer_ids(&route).await?;
+        let (broker, mut cids) = self.consumer_ids(&route).await?;
         cids.sort_by(|a, b| java_string_cmp(a, b));
         let me = &self.inner.core.client_id;
         let strategy = &self.inner.config.allocate_queue_strategy;
-        strategy
+        let mine = strategy
             .allocate(self.inner.group(), me, &mq_all, &cids)
-            .map_err(|e| crate::Error::invalid(format!("allocation failed: {e}")))
+            .map_err(|e| crate::Error::invalid(format!("allocation failed: {e}")))?;
+        debug!(
+            %topic,
+            %broker,
+            consumers = ?cids,
+            allocated = ?mine.iter().map(|q| q.to_string()).collect::<Vec<_>>(),
+            "allocation"
+        );
+        Ok(mine)
     }
 
-    async fn consumer_ids(&self, route: &crate::route::TopicRoute) -> Result<Vec<String>> {
+    /// The group's consumer ids as one broker of `route` knows them, with that broker's address.
+    async fn consumer_ids(&self, route: &crate::route::TopicRoute) -> Result<(String, Vec<String>)> {
         let core = &self.inner.core;
         let mut last_err = None;
         let mut brokers: Vec<&str> = route
@@ -326,7 +337,10 @@ impl Rebalancer {
                 .invoke_ok(addr, cmd, core.config.request_timeout)
                 .await
             {
-                Ok(resp) => return Ok(ConsumerListBody::from_json(&resp.body)?.consumer_id_list),
+                Ok(resp) => {
+                    let ids = ConsumerListBody::from_json(&resp.body)?.consumer_id_list;
+                    return Ok((addr.to_owned(), ids));
+                }
                 Err(e) => last_err = Some(e),
             }
         }
