@@ -622,22 +622,29 @@ mod tests {
 
     #[test]
     fn jitter_stays_in_range_and_in_order() {
+        let (base, spread) = (Duration::from_millis(100), Duration::from_millis(50));
+        // Chunks 200 ms apart never wait for each other: every delay is a fresh draw.
         let mut clock = JitterClock::new();
         let start = Instant::now();
-        let (base, spread) = (Duration::from_millis(100), Duration::from_millis(50));
+        let mut seen = (Duration::MAX, Duration::ZERO);
+        for i in 0..500u32 {
+            let at = start + Duration::from_millis(u64::from(i) * 200);
+            let d = clock.release(at, base, spread) - at;
+            assert!(d >= base - spread && d <= base + spread, "chunk {i}: {d:?}");
+            seen = (seen.0.min(d), seen.1.max(d));
+        }
+        assert!(seen.0 < Duration::from_millis(60), "{seen:?}");
+        assert!(seen.1 > Duration::from_millis(140), "{seen:?}");
+        // Chunks 0.5 ms apart: a chunk never overtakes the one before, nor leaves early.
+        let mut clock = JitterClock::new();
         let mut last = start;
-        let mut spreads = (Duration::MAX, Duration::ZERO);
         for i in 0..1000u32 {
             let at = start + Duration::from_micros(u64::from(i) * 500);
             let r = clock.release(at, base, spread);
             assert!(r >= last, "chunk {i} overtook the one before");
             assert!(r >= at + base - spread, "chunk {i} early");
             last = r;
-            spreads = (spreads.0.min(r - at), spreads.1.max(r - at));
         }
-        // The draws cover the range (ordering can only push a chunk later).
-        assert!(spreads.0 < Duration::from_millis(60), "{spreads:?}");
-        assert!(spreads.1 > Duration::from_millis(140), "{spreads:?}");
     }
 
     #[test]
