@@ -182,12 +182,7 @@ impl Harness {
     /// A consumer config through the proxies: from the first offset, offsets persisted every
     /// second, instance name `id` (also the consumer id in deliveries).
     pub fn consumer_config(&self, group: &str, id: &str) -> ConsumerConfig {
-        let mut c = ConsumerConfig::new(group);
-        c.client = self.client_config();
-        c.client.instance_name = id.to_string();
-        c.consume_from_where = ConsumeFromWhere::ConsumeFromFirstOffset;
-        c.persist_interval = Duration::from_secs(1);
-        c
+        consumer_config(self.client_config(), group, id)
     }
 
     /// A concurrent consumer of the topic that records every delivery into `rec` (the
@@ -359,6 +354,46 @@ impl Harness {
         format!("{}:{client}:{key}:{seq}", self.run)
     }
 
+    /// Sends recorded probe messages (client `probe`) with `producer` straight to `queue` (no
+    /// latency-based avoidance of a broker that just failed), every 100 ms, until one is acked
+    /// or `give_up` passes; returns how long that took from `since` (the heal or restart), `None`
+    /// if no probe was acked.
+    pub async fn probe_send(
+        &self,
+        producer: &Producer,
+        queue: &MessageQueue,
+        since: Instant,
+        give_up: Duration,
+    ) -> Option<Duration> {
+        let started = Instant::now();
+        let mut seq = 0u64;
+        loop {
+            let body = self.body("probe", &queue.broker_name, seq);
+            self.rec.invoke(&body, "probe", seq);
+            seq += 1;
+            let r = producer
+                .send_to_queue(
+                    rmq_protocol::message::Message::new(&self.topic, body.clone()),
+                    queue,
+                )
+                .await;
+            let outcome = classify(&r);
+            self.rec.complete(&body, outcome);
+            if outcome == SendOutcome::Ok {
+                return Some(since.elapsed());
+            }
+            if started.elapsed() > give_up {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The first of the topic's queues on `broker`.
+    pub fn queue_of(&self, broker: &str) -> Option<MessageQueue> {
+        self.queues.iter().find(|q| q.broker_name == broker).cloned()
+    }
+
     /// Earliest listener entry recorded by `rec` at or after `since` for a queue of `broker`.
     pub fn first_delivery_from(rec: &Recorder, broker: &str, since: Instant) -> Option<Instant> {
         rec.history()
@@ -368,6 +403,17 @@ impl Harness {
             .map(|d| d.entered)
             .min()
     }
+}
+
+/// The scenarios' consumer config (also used by the `chaos-consumer` binary): from the first
+/// offset, offsets persisted every second, instance name `id`.
+pub fn consumer_config(client: ClientConfig, group: &str, id: &str) -> ConsumerConfig {
+    let mut c = ConsumerConfig::new(group);
+    c.client = client;
+    c.client.instance_name = id.to_string();
+    c.consume_from_where = ConsumeFromWhere::ConsumeFromFirstOffset;
+    c.persist_interval = Duration::from_secs(1);
+    c
 }
 
 /// Longest body id: bodies are `id` or `id|padding` (large messages).
@@ -418,7 +464,10 @@ fn classify_error(e: &Error) -> SendOutcome {
         ErrorKind::Timeout { .. } | ErrorKind::Disconnected { .. } | ErrorKind::Io | ErrorKind::Shutdown => {
             SendOutcome::Indeterminate
         }
-        _ => SendOutcome::Failed,
+        _ => {
+            debug!(error = %e, kind = ?e.kind(), "send failed");
+            SendOutcome::Failed
+        }
     }
 }
 
@@ -429,6 +478,8 @@ pub struct SendLatency {
     pub max_ms: AtomicU64,
     /// Sync sends longer than the send timeout plus one second.
     pub over_budget: AtomicU64,
+    /// Every sync send's duration, in milliseconds (for percentiles).
+    samples: std::sync::Mutex<Vec<u64>>,
 }
 
 impl SendLatency {
@@ -439,5 +490,36 @@ impl SendLatency {
         if took > budget {
             self.over_budget.fetch_add(1, Ordering::Relaxed);
         }
+        self.samples
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(ms);
+    }
+
+    /// The `p`-th percentile (0–100, nearest rank) of the sync sends recorded after the first
+    /// `from` (see [`SendLatency::count`]), in milliseconds; `None` without such sends.
+    pub fn percentile_ms(&self, p: f64, from: usize) -> Option<u64> {
+        let mut all: Vec<u64> = self
+            .samples
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .skip(from)
+            .copied()
+            .collect();
+        if all.is_empty() {
+            return None;
+        }
+        all.sort_unstable();
+        let rank = ((p / 100.0) * all.len() as f64).ceil() as usize;
+        Some(all[rank.clamp(1, all.len()) - 1])
+    }
+
+    /// Sync sends recorded.
+    pub fn count(&self) -> usize {
+        self.samples
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
     }
 }

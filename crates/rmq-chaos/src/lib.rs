@@ -16,8 +16,10 @@
 pub mod assignment;
 pub mod checker;
 pub mod churn;
+pub mod consumer_process;
 pub mod harness;
 pub mod load;
+pub mod lossy;
 pub mod rss;
 pub mod workload;
 

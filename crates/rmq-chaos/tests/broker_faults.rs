@@ -1,5 +1,6 @@
 //! Broker and name server faults on the binary's cluster (scenarios run one at a time):
-//! X1 `kill -9` a broker, X3 SIGSTOP a broker, X7 all name servers down.
+//! X1 `kill -9` a broker, X2 graceful broker restart, X3 SIGSTOP a broker, X7 all name servers
+//! down.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod support;
@@ -12,7 +13,19 @@ use rmq_chaos::load::{Load, Mode};
 use rmq_chaos::report_figures;
 use support::*;
 
-async fn kill_scenario(name: &str, down: Duration, rate: u32) {
+/// How broker-a goes down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// X1: SIGKILL (no shutdown hooks; consumer offsets as last flushed).
+    Kill,
+    /// X2: SIGTERM and wait for the exit (graceful shutdown: offsets flushed, unregistered).
+    Graceful,
+}
+
+/// X1 / X2: broker-a down for `down` (killed or stopped gracefully), then started again on the
+/// same ports and store, under sync + async + orderly load with a concurrent and an orderly
+/// consumer group.
+async fn broker_down_scenario(name: &str, stop: Stop, down: Duration, rate: u32) {
     init_tracing();
     let h = Harness::start(4).await;
     let conc_group = rmq_testkit::unique_name("g_conc");
@@ -53,15 +66,26 @@ async fn kill_scenario(name: &str, down: Duration, rate: u32) {
     // How far behind each group is when the fault hits: what a group has cached but not yet
     // committed when the broker dies is consumed, cannot be committed, and comes again (dup).
     let lag_at_kill = (h.lag(&conc_group).await, h.lag(&ord_group).await);
-    h.fault("kill -9 broker-a", |c| c.kill_broker("broker-a")).await;
+    match stop {
+        Stop::Kill => {
+            h.fault("kill -9 broker-a", |c| c.kill_broker("broker-a")).await;
+            // Offsets read back from now on are compared only with each other: the restarted
+            // broker serves the consumer offsets it last flushed (up to 1 s old) before the kill.
+            h.rec.new_offset_epoch();
+            ord_rec.new_offset_epoch();
+        }
+        // A graceful stop flushes the offsets: no regression is excused.
+        Stop::Graceful => h.fault("SIGTERM broker-a", |c| c.stop_broker("broker-a")).await,
+    }
     let killed = Instant::now();
-    // Offsets read back from now on are compared only with each other: the restarted broker
-    // serves the consumer offsets it last flushed (up to 1 s old) before the kill.
-    h.rec.new_offset_epoch();
-    ord_rec.new_offset_epoch();
     tokio::time::sleep(down).await;
     h.fault("start broker-a", |c| c.start_broker("broker-a")).await;
     let restarted = Instant::now();
+    // Recovery of sends: the sync producer's first ack from broker-a after the restart.
+    let queue_a = h.queue_of("broker-a").unwrap();
+    let send_recovery = h
+        .probe_send(&sync_p, &queue_a, restarted, Duration::from_secs(60))
+        .await;
 
     // Both groups consume broker-a's queues again, without a client restart.
     let resumed = eventually(Duration::from_secs(120), || async {
@@ -136,7 +160,7 @@ async fn kill_scenario(name: &str, down: Duration, rate: u32) {
              ordered keys: order_violations={} (rewinds={} skips={}) lease_overlaps={}] resume_conc={} resume_ord={} \
              settled_conc={} settled_ord={} lag_at_kill={}/{} \
              dup_of_a_first_delivered_before/after_kill=conc:{dup_before_c}/{dup_after_c},ord:{dup_before_o}/{dup_after_o} \
-             max_sync_send={max_sync_ms}ms sync_over_budget={over_budget} drain={}/{}",
+             send_recovery={} max_sync_send={max_sync_ms}ms sync_over_budget={over_budget} drain={}/{}",
             ro.lost,
             ro.unconsumed,
             ro.duplicates,
@@ -151,6 +175,7 @@ async fn kill_scenario(name: &str, down: Duration, rate: u32) {
             settled[1].map_or("never".into(), secs),
             lag_at_kill.0.map_or("?".into(), |l| l.to_string()),
             lag_at_kill.1.map_or("?".into(), |l| l.to_string()),
+            send_recovery.map_or("never".into(), secs),
             secs(drain_c),
             secs(drain_o),
         ),
@@ -179,6 +204,20 @@ async fn kill_scenario(name: &str, down: Duration, rate: u32) {
         over_budget, 0,
         "sync sends over the send timeout + 1 s (max {max_sync_ms} ms)"
     );
+    let send_recovery = send_recovery.expect("no send to broker-a acked after the restart");
+    if stop == Stop::Graceful {
+        // X2: dup <= 5 s x the offered rate (three loads into the topic); recovery <= 30 s.
+        let dup_budget = 5 * 3 * u64::from(rate);
+        for (group, r) in [("concurrent", &rc), ("orderly", &ro)] {
+            assert!(
+                r.duplicates <= dup_budget,
+                "{group}: dup {} > {dup_budget}: {r}",
+                r.duplicates
+            );
+        }
+        let recovery = send_recovery.max(conc_resume.unwrap()).max(ord_resume.unwrap());
+        assert!(recovery <= Duration::from_secs(30), "recovery {recovery:?}");
+    }
 }
 
 /// For each `(group, recorder)`: how long after `since` every acked message was delivered to it
@@ -227,14 +266,51 @@ fn dups_of_broker_a(rec: &rmq_chaos::checker::Recorder, killed: Instant) -> (usi
 /// Short version for the normal suite: down 5 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn broker_kill_5s() {
-    kill_scenario("X1 kill -9 broker-a 5 s (short)", Duration::from_secs(5), 40).await;
+    broker_down_scenario(
+        "X1 kill -9 broker-a 5 s (short)",
+        Stop::Kill,
+        Duration::from_secs(5),
+        40,
+    )
+    .await;
 }
 
 /// Full version: down 30 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "long: run with --ignored (docs/reliability.md)"]
 async fn broker_kill_30s() {
-    kill_scenario("X1 kill -9 broker-a 30 s", Duration::from_secs(30), 100).await;
+    broker_down_scenario(
+        "X1 kill -9 broker-a 30 s",
+        Stop::Kill,
+        Duration::from_secs(30),
+        100,
+    )
+    .await;
+}
+
+/// X2 short version for the normal suite: SIGTERM, down 5 s, start again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn broker_graceful_restart_5s() {
+    broker_down_scenario(
+        "X2 graceful restart of broker-a, down 5 s (short)",
+        Stop::Graceful,
+        Duration::from_secs(5),
+        40,
+    )
+    .await;
+}
+
+/// X2 full version: SIGTERM, down 30 s, start again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "long: run with --ignored (docs/reliability.md)"]
+async fn broker_graceful_restart_30s() {
+    broker_down_scenario(
+        "X2 graceful restart of broker-a, down 30 s",
+        Stop::Graceful,
+        Duration::from_secs(30),
+        100,
+    )
+    .await;
 }
 
 /// X3: SIGSTOP broker-a for `paused`, under sync and async sends with a concurrent consumer.

@@ -1,5 +1,5 @@
 //! Consumer-side faults (scenarios run one at a time on the binary's cluster): H1 shutdown with
-//! hundreds of messages in flight.
+//! hundreds of messages in flight, R3 `kill -9` of one of 3 consumer processes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod support;
@@ -400,6 +400,152 @@ async fn slow_listener_bounded_memory_150s() {
         400,
         Duration::from_secs(150),
         Duration::from_millis(400),
+    )
+    .await;
+}
+
+/// R3: `kill -9` one of 3 consumers (each its own process) under a steady load of `rate` msg/s
+/// after `before` of load; the others take its queues over. Load goes on for `after` past the
+/// takeover, then the group drains.
+async fn consumer_kill_scenario(name: &str, before: Duration, after: Duration, rate: u32) {
+    use rmq_chaos::consumer_process::ConsumerProcess;
+    use rmq_chaos::load::{Load, Mode};
+    use std::collections::{BTreeSet, HashMap};
+    use std::sync::Arc;
+
+    init_tracing();
+    let h = Harness::start(4).await;
+    let group = rmq_testkit::unique_name("g_kill");
+    let mut procs = Vec::new();
+    for id in ["c1", "c2", "c3"] {
+        let mut p = ConsumerProcess::spawn(
+            env!("CARGO_BIN_EXE_chaos-consumer"),
+            h.proxied.namesrv_addr(),
+            &h.topic,
+            &group,
+            id,
+            &h.rec,
+        )
+        .expect("spawning chaos-consumer");
+        assert!(p.ready(Duration::from_secs(60)).await, "{id} did not start");
+        procs.push(p);
+    }
+    let (stop, sampler) = h.spawn_sampler(&group, &h.rec, Duration::from_secs(1)).await;
+    let producer = Arc::new(h.producer("p").await);
+    let load = Load::start(&h, producer.clone(), "p", Mode::Sync, rate, 16);
+    // Every consumer busy, and the load running for `before`.
+    let all_busy = eventually(Duration::from_secs(60), || async {
+        let ids: BTreeSet<String> = h
+            .rec
+            .history()
+            .deliveries
+            .into_iter()
+            .map(|d| d.consumer)
+            .collect();
+        ids.len() == 3
+    })
+    .await;
+    assert!(all_busy.is_some(), "not every consumer got queues");
+    tokio::time::sleep(before).await;
+
+    // The victim's queues: those whose latest delivery before the kill was the victim's.
+    let victim = procs.remove(1);
+    let victim_id = victim.id().to_string();
+    let killed = Instant::now();
+    victim.kill().await.expect("kill -9");
+    let dup_before = h.rec.history().check().duplicates;
+    let mut last_owner: HashMap<_, (Instant, String)> = HashMap::new();
+    for d in h.rec.history().deliveries {
+        let e = last_owner
+            .entry(d.queue.clone())
+            .or_insert((d.entered, d.consumer.clone()));
+        if d.entered >= e.0 {
+            *e = (d.entered, d.consumer);
+        }
+    }
+    let victim_queues: Vec<_> = last_owner
+        .into_iter()
+        .filter(|(_, (_, c))| *c == victim_id)
+        .map(|(q, _)| q)
+        .collect();
+    assert!(!victim_queues.is_empty(), "the victim owned no queue");
+    // Takeover: every one of its queues delivered by a survivor after the kill.
+    let taken_at = |q: &rmq_protocol::message::MessageQueue| {
+        h.rec
+            .history()
+            .deliveries
+            .iter()
+            .filter(|d| d.queue == *q && d.consumer != victim_id && d.entered >= killed)
+            .map(|d| d.entered - killed)
+            .min()
+    };
+    let taken = eventually(Duration::from_secs(90), || async {
+        victim_queues.iter().all(|q| taken_at(q).is_some())
+    })
+    .await;
+    let takeover = victim_queues.iter().filter_map(taken_at).max();
+    tokio::time::sleep(after).await;
+    load.stop().await;
+    let drain = h
+        .drain(&group, &h.rec, Duration::from_secs(3), Duration::from_secs(120))
+        .await;
+    stop.cancel();
+    let _ = sampler.await;
+    let mut clean = true;
+    for p in procs {
+        clean &= p.shutdown(Duration::from_secs(20)).await;
+    }
+    producer.shutdown().await;
+
+    let r = h.rec.history().check();
+    let queues = h.queues().await.len();
+    let per_queue_rate = f64::from(rate) / queues as f64;
+    let dup_budget = (5.0 * per_queue_rate * victim_queues.len() as f64).floor() as u64;
+    report_figures(
+        name,
+        &format!(
+            "[{r}] victim_queues={}/{queues} per_queue_rate={per_queue_rate:.1}/s dup_budget={dup_budget} \
+             dup_before_kill={dup_before} takeover={} drain={} survivors_clean_exit={clean}",
+            victim_queues.len(),
+            takeover.map_or("never".into(), secs),
+            secs(drain)
+        ),
+    );
+    assert!(taken.is_some(), "the victim's queues were not taken over");
+    assert_eq!((r.lost, r.unconsumed, r.unexpected), (0, 0, 0), "{r}");
+    assert_eq!(r.offset_regressions, 0, "{r}");
+    assert!(
+        r.duplicates <= dup_budget,
+        "dup {} > 5 s x {per_queue_rate:.1}/s x {} queues: {r}",
+        r.duplicates,
+        victim_queues.len()
+    );
+    let takeover = takeover.unwrap();
+    assert!(takeover <= Duration::from_secs(40), "takeover took {takeover:?}");
+    assert!(clean, "a surviving consumer did not shut down cleanly");
+}
+
+/// Short version for the normal suite: killed after 5 s of load, 5 s of load after the takeover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn consumer_kill_9() {
+    consumer_kill_scenario(
+        "R3 kill -9 one of 3 consumers (short)",
+        Duration::from_secs(5),
+        Duration::from_secs(5),
+        40,
+    )
+    .await;
+}
+
+/// Full version: 30 s of load at 100 msg/s before the kill and 30 s after the takeover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "long: run with --ignored (docs/reliability.md)"]
+async fn consumer_kill_9_long() {
+    consumer_kill_scenario(
+        "R3 kill -9 one of 3 consumers",
+        Duration::from_secs(30),
+        Duration::from_secs(30),
+        100,
     )
     .await;
 }

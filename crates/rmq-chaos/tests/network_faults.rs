@@ -1,5 +1,6 @@
 //! Faults injected by the proxies (scenarios run one at a time on the binary's cluster):
-//! X4 black-holed broker connection, F2 offset queries failing at start, T3 send-back failing.
+//! X4 black-holed broker connection, X5 delayed and lossy broker links, F2 offset queries
+//! failing at start, T3 send-back failing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod support;
@@ -8,7 +9,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rmq_chaos::checker::SendOutcome;
 use rmq_chaos::harness::{classify, Behavior, Harness};
 use rmq_chaos::load::{Load, Mode};
 use rmq_chaos::report_figures;
@@ -31,12 +31,7 @@ async fn black_hole_scenario(name: &str, hole: Duration, rate: u32) {
     let async_load = Load::start(&h, async_p.clone(), "async", Mode::Async, rate, 8);
     let warm = eventually(Duration::from_secs(90), || async { h.rec.deliveries() > 100 }).await;
     assert!(warm.is_some(), "no consumption before the fault");
-    let queue_a = h
-        .queues()
-        .await
-        .into_iter()
-        .find(|q| q.broker_name == "broker-a")
-        .unwrap();
+    let queue_a = h.queue_of("broker-a").unwrap();
 
     let proxy = h.proxied.broker("broker-a").unwrap();
     proxy.set_fault(Fault::BlackHole);
@@ -49,21 +44,10 @@ async fn black_hole_scenario(name: &str, hole: Duration, rate: u32) {
     proxy.set_fault(Fault::Pass);
     let healed = Instant::now();
     // The same producer reaches broker-a again (explicit queue: no latency-based avoidance).
-    let mut probe = 0u64;
-    let reconnect = loop {
-        let body = h.body("probe", "probe", probe);
-        h.rec.invoke(&body, "probe", probe);
-        probe += 1;
-        let r = sync_p
-            .send_to_queue(Message::new(&h.topic, body.clone()), &queue_a)
-            .await;
-        let outcome = classify(&r);
-        h.rec.complete(&body, outcome);
-        if outcome == SendOutcome::Ok || healed.elapsed() > Duration::from_secs(60) {
-            break healed.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let reconnect = h
+        .probe_send(&sync_p, &queue_a, healed, Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|| healed.elapsed());
     let consumed_a = eventually(Duration::from_secs(60), || async {
         Harness::first_delivery_from(&h.rec, "broker-a", healed).is_some()
     })
@@ -127,6 +111,154 @@ async fn black_hole_8s() {
 #[ignore = "long: run with --ignored (docs/reliability.md)"]
 async fn black_hole_60s() {
     black_hole_scenario("X4 black-hole broker-a 60 s", Duration::from_secs(60), 100).await;
+}
+
+/// X5's two network faults on every broker connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Net {
+    /// Every chunk forwarded 100 ± 50 ms later (both directions, order kept).
+    Delay,
+    /// Stalls and resets as 80 % packet loss shows above TCP (`rmq_chaos::lossy`).
+    Lossy,
+}
+
+/// X5: `net` on the links to both brokers for `length`, under sync + async sends with a
+/// concurrent consumer.
+async fn bad_network_scenario(name: &str, net: Net, length: Duration, rate: u32) {
+    use rmq_chaos::lossy::{lossy_link, LossyPlan};
+    use rmq_testkit::Fault;
+
+    init_tracing();
+    let panics_before = panics();
+    let h = Harness::start(4).await;
+    let group = rmq_testkit::unique_name("g_net");
+    let c = h
+        .concurrent(h.consumer_config(&group, "conc-1"), Behavior::default(), &h.rec)
+        .await;
+    let sync_p = Arc::new(h.producer("sync").await);
+    let async_p = Arc::new(h.producer("async").await);
+    let sync_load = Load::start(&h, sync_p.clone(), "sync", Mode::Sync, rate, 8);
+    let async_load = Load::start(&h, async_p.clone(), "async", Mode::Async, rate, 8);
+    let warm = eventually(Duration::from_secs(90), || async { h.rec.deliveries() > 100 }).await;
+    assert!(warm.is_some(), "no consumption before the fault");
+
+    let latency = sync_load.latency.clone();
+    let sends_before = latency.count();
+    let (delivered_before, sent_before) = (h.rec.deliveries(), h.rec.sends());
+    let lossy = match net {
+        Net::Delay => {
+            let jitter = Fault::Jitter {
+                base: Duration::from_millis(100),
+                spread: Duration::from_millis(50),
+            };
+            for (_, proxy) in h.proxied.brokers() {
+                proxy.set_fault(jitter);
+            }
+            tokio::time::sleep(length).await;
+            for (_, proxy) in h.proxied.brokers() {
+                proxy.set_fault(Fault::Pass);
+            }
+            None
+        }
+        Net::Lossy => Some(lossy_link(&h.proxied, LossyPlan::default(), length).await),
+    };
+    let sync_during = latency.count() - sends_before;
+    let p50 = latency.percentile_ms(50.0, sends_before);
+    let p99 = latency.percentile_ms(99.0, sends_before);
+    let (delivered_during, sent_during) =
+        (h.rec.deliveries() - delivered_before, h.rec.sends() - sent_before);
+    sync_load.stop().await;
+    async_load.stop().await;
+    let callbacks = eventually(Duration::from_secs(15), || async {
+        h.rec.history().check().pending == 0
+    })
+    .await;
+    let drain = h
+        .drain(&group, &h.rec, Duration::from_secs(3), Duration::from_secs(90))
+        .await;
+    c.shutdown().await;
+    sync_p.shutdown().await;
+    async_p.shutdown().await;
+    let panicked = panics() - panics_before;
+
+    let r = h.rec.history().check();
+    let max_sync_ms = latency.max_ms.load(Ordering::Relaxed);
+    let fault = match lossy {
+        Some(o) => format!(
+            "stalls={} resets={} stalled={:.0}%",
+            o.stalls,
+            o.resets,
+            100.0 * o.stalled.as_secs_f64() / length.as_secs_f64()
+        ),
+        None => "jitter=100+-50ms".to_string(),
+    };
+    let ms = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v}ms"));
+    report_figures(
+        name,
+        &format!(
+            "[{r}] {fault} during_fault: sends={sent_during} sync_sends={sync_during} \
+             delivered={delivered_during} sync_p50={} sync_p99={} max_sync_send={max_sync_ms}ms \
+             panics={panicked} drain={}",
+            ms(p50),
+            ms(p99),
+            secs(drain)
+        ),
+    );
+    assert_eq!(panicked, 0, "panics during the scenario");
+    assert!(callbacks.is_some(), "async callbacks missing: {r}");
+    assert_eq!((r.lost, r.unconsumed, r.unexpected), (0, 0, 0), "{r}");
+    assert_eq!((r.pending, r.extra_completions), (0, 0), "{r}");
+    assert!(
+        r.duplicates <= r.indeterminate,
+        "dup {} > info {}: {r}",
+        r.duplicates,
+        r.indeterminate
+    );
+    assert!(delivered_during > 0, "nothing consumed during the fault");
+    if net == Net::Delay {
+        let p99 = p99.expect("no sync send during the delay");
+        assert!(p99 < 3000, "sync send p99 {p99} ms under delay");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn delayed_links_15s() {
+    bad_network_scenario(
+        "X5 100+-50 ms delay 15 s (short)",
+        Net::Delay,
+        Duration::from_secs(15),
+        40,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "long: run with --ignored (docs/reliability.md)"]
+async fn delayed_links_120s() {
+    bad_network_scenario(
+        "X5 100+-50 ms delay 120 s",
+        Net::Delay,
+        Duration::from_secs(120),
+        100,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lossy_links_15s() {
+    bad_network_scenario(
+        "X5 lossy links 15 s (short)",
+        Net::Lossy,
+        Duration::from_secs(15),
+        40,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "long: run with --ignored (docs/reliability.md)"]
+async fn lossy_links_120s() {
+    bad_network_scenario("X5 lossy links 120 s", Net::Lossy, Duration::from_secs(120), 100).await;
 }
 
 /// Sends `n` messages of client `client` synchronously, recording them.

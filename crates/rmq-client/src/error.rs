@@ -153,6 +153,16 @@ impl Error {
         matches!(self.kind, ErrorKind::Timeout { .. })
     }
 
+    /// Whether the request may have been carried out by the server although this error came
+    /// back: a timeout, a connection lost, or an I/O error, any of which may come after the
+    /// request was written. A send that ends so is *indeterminate*: the message may be stored.
+    pub fn is_indeterminate(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Timeout { .. } | ErrorKind::Disconnected { .. } | ErrorKind::Io
+        )
+    }
+
     /// Whether the same operation may succeed if tried again (possibly elsewhere): connection problems,
     /// timeouts, and the broker codes the Java producer retries on. TLS failures are not: they come
     /// from configuration (certificates, trust) and repeat.

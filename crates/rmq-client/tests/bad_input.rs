@@ -22,7 +22,8 @@ use rmq_protocol::header::{
 use rmq_protocol::message::{encode_message_ext, Message, MessageExt};
 use rmq_protocol::{ExtFields, ProtocolError, RemotingCommand, RequestCode, ResponseCode, SerializeType};
 use support::fake_broker::{
-    frame_of, json_frame, ok, response, route_json, with_length, with_serialize_type, FakeBroker, Reply,
+    frame_of, json_frame, ok, response, route_json, route_json_brokers, with_length, with_serialize_type,
+    FakeBroker, Reply,
 };
 
 /// Panics anywhere but in this file's own assertions (library code, tokio tasks, the fake).
@@ -637,5 +638,57 @@ async fn truncated_frame_then_close_is_a_disconnect() {
         .unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Disconnected { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(1));
+    assert_no_panics();
+}
+
+/// A send whose first attempt may have stored the message (the connection closed after the request
+/// was written) and whose retry could not even connect must still report an indeterminate error,
+/// not the retry's "cannot connect": a caller that took it as a definite failure and sent again
+/// would duplicate the message (seen in the X5 lossy-link scenario of rmq-chaos).
+#[tokio::test]
+async fn send_reports_an_earlier_indeterminate_attempt() {
+    count_panics();
+    // Broker "closing" reads the SEND and closes the connection without an answer.
+    let closing = FakeBroker::start(|req, _| {
+        if req.code == RequestCode::SEND_MESSAGE_V2.0 {
+            vec![Reply::Close]
+        } else {
+            vec![Reply::Command(ok(req))]
+        }
+    })
+    .await;
+    // Broker "gone": nothing listens at its address.
+    let gone = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let route = route_json_brokers(&[("closing", &closing.addr()), ("gone", &gone)], 1);
+    let namesrv = FakeBroker::start(move |req, _| {
+        if req.code == RequestCode::GET_ROUTEINFO_BY_TOPIC.0 {
+            vec![Reply::Command(response(req, ResponseCode::SUCCESS, &[], &route))]
+        } else {
+            vec![Reply::Command(ok(req))]
+        }
+    })
+    .await;
+    let producer = Producer::builder("indeterminate_pg")
+        .name_server(namesrv.addr())
+        .send_timeout(Duration::from_secs(3))
+        .start()
+        .await
+        .unwrap();
+    // Attempts alternate between the brokers: whichever comes first, one reached "closing".
+    for _ in 0..4 {
+        let err = producer
+            .send(Message::new("IndeterminateTopic", &b"payload"[..]))
+            .await
+            .unwrap_err();
+        assert!(err.is_indeterminate(), "{err:?}");
+    }
+    assert!(!closing
+        .seen()
+        .requests_of(RequestCode::SEND_MESSAGE_V2.0)
+        .is_empty());
+    producer.shutdown().await;
     assert_no_panics();
 }

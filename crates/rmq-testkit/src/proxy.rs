@@ -10,6 +10,7 @@
 //! | [`Fault::Reset`] | connections reset (RST, `SO_LINGER` 0); new ones likewise |
 //! | [`Fault::BlackHole`] | connections stay open, nothing moves in either direction, never an RST; after the heal the held bytes flow again (as TCP retransmission does after an `iptables DROP`) |
 //! | [`Fault::Delay`] | every chunk forwarded that much later, in order |
+//! | [`Fault::Jitter`] | every chunk forwarded `base ± spread` later (uniform), still in order |
 //! | [`Fault::Corrupt`] | one byte of every forwarded chunk flipped |
 //! | [`Fault::Throttle`] | at most that many bytes a second in each direction |
 //!
@@ -60,6 +61,14 @@ pub enum Fault {
     BlackHole,
     /// Forward every chunk this much later.
     Delay(Duration),
+    /// Forward every chunk `base ± spread` later, drawn uniformly per chunk; a chunk never
+    /// overtakes the one before it (TCP keeps order), so it may wait a little longer.
+    Jitter {
+        /// The mean delay.
+        base: Duration,
+        /// The largest deviation from `base` either way.
+        spread: Duration,
+    },
     /// Flip one byte in every forwarded chunk.
     Corrupt,
     /// Forward at most this many bytes a second per direction.
@@ -514,6 +523,7 @@ async fn write_loop(
     mut fault: watch::Receiver<Fault>,
     client_side: bool,
 ) {
+    let mut jitter = JitterClock::new();
     loop {
         let chunk = tokio::select! {
             changed = fault.changed() => {
@@ -530,6 +540,9 @@ async fn write_loop(
         let current = *fault.borrow();
         match current {
             Fault::Delay(d) => tokio::time::sleep_until(chunk.at + d).await,
+            Fault::Jitter { base, spread } => {
+                tokio::time::sleep_until(jitter.release(chunk.at, base, spread)).await
+            }
             Fault::Corrupt if !bytes.is_empty() => {
                 let mut b = BytesMut::from(&bytes[..]);
                 let i = b.len() / 2;
@@ -557,6 +570,43 @@ async fn write_loop(
     let _ = write.shutdown().await;
 }
 
+/// Release times of jittered chunks on one side: random within `base ± spread`, never before the
+/// previous chunk's.
+struct JitterClock {
+    state: u64,
+    last: Option<Instant>,
+}
+
+impl JitterClock {
+    fn new() -> JitterClock {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        JitterClock {
+            // xorshift needs a non-zero state.
+            state: seed | 1,
+            last: None,
+        }
+    }
+
+    /// A uniform draw in `[0, 1)` (xorshift64; tests need no better).
+    fn next_unit(&mut self) -> f64 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        (self.state >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn release(&mut self, at: Instant, base: Duration, spread: Duration) -> Instant {
+        let low = base.saturating_sub(spread);
+        let width = (base + spread).saturating_sub(low);
+        let drawn = at + low + width.mul_f64(self.next_unit());
+        let release = self.last.map_or(drawn, |last| drawn.max(last));
+        self.last = Some(release);
+        release
+    }
+}
+
 /// Closes one side for a closing fault: an RST for [`Fault::Reset`] on the client side (no FIN
 /// first; the socket resets once the read half is gone too), a FIN otherwise.
 fn close_side(write: OwnedWriteHalf, fault: Fault, client_side: bool) {
@@ -569,6 +619,33 @@ fn close_side(write: OwnedWriteHalf, fault: Fault, client_side: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jitter_stays_in_range_and_in_order() {
+        let (base, spread) = (Duration::from_millis(100), Duration::from_millis(50));
+        // Chunks 200 ms apart never wait for each other: every delay is a fresh draw.
+        let mut clock = JitterClock::new();
+        let start = Instant::now();
+        let mut seen = (Duration::MAX, Duration::ZERO);
+        for i in 0..500u32 {
+            let at = start + Duration::from_millis(u64::from(i) * 200);
+            let d = clock.release(at, base, spread) - at;
+            assert!(d >= base - spread && d <= base + spread, "chunk {i}: {d:?}");
+            seen = (seen.0.min(d), seen.1.max(d));
+        }
+        assert!(seen.0 < Duration::from_millis(60), "{seen:?}");
+        assert!(seen.1 > Duration::from_millis(140), "{seen:?}");
+        // Chunks 0.5 ms apart: a chunk never overtakes the one before, nor leaves early.
+        let mut clock = JitterClock::new();
+        let mut last = start;
+        for i in 0..1000u32 {
+            let at = start + Duration::from_micros(u64::from(i) * 500);
+            let r = clock.release(at, base, spread);
+            assert!(r >= last, "chunk {i} overtook the one before");
+            assert!(r >= at + base - spread, "chunk {i} early");
+            last = r;
+        }
+    }
 
     #[test]
     fn replace_all_replaces_every_whole_occurrence() {

@@ -35,3 +35,23 @@ where
 pub fn secs(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }
+
+/// Panics anywhere in this process (client tasks included: Tokio catches a task's panic, but the
+/// panic hook sees it) since the first call. Scenarios compare it before and after.
+pub fn panics() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, OnceLock};
+    static COUNT: OnceLock<Arc<AtomicU64>> = OnceLock::new();
+    COUNT
+        .get_or_init(|| {
+            let count = Arc::new(AtomicU64::new(0));
+            let seen = count.clone();
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                seen.fetch_add(1, Ordering::Relaxed);
+                previous(info);
+            }));
+            count
+        })
+        .load(Ordering::Relaxed)
+}

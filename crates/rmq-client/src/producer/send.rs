@@ -244,6 +244,9 @@ impl ProducerInner {
         let deadline = started + self.options.send_timeout;
         let mut last_broker: Option<String> = None;
         let mut last_err: Option<Error> = None;
+        // The first attempt that may have stored the message: a later attempt's definitive error
+        // (e.g. cannot connect) must not hide it.
+        let mut indeterminate: Option<Error> = None;
         let mut last_result: Option<SendResult> = None;
         for attempt in 0..=retries {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -282,6 +285,9 @@ impl ProducerInner {
                         return Err(e);
                     }
                     last_broker = Some(mq.broker_name.clone());
+                    if indeterminate.is_none() && e.is_indeterminate() {
+                        indeterminate = Some(e.clone());
+                    }
                     last_err = Some(e);
                 }
             }
@@ -297,7 +303,13 @@ impl ProducerInner {
                 after: self.options.send_timeout,
             })
             .with_context(format!("send deadline passed; last error: {e}"))),
-            Some(e) => Err(e),
+            // An earlier attempt may have stored the message: report that, not the last error.
+            Some(e) => match indeterminate {
+                Some(earlier) if !e.is_indeterminate() => {
+                    Err(earlier.with_context(format!("a later attempt failed too: {e}")))
+                }
+                _ => Err(e),
+            },
             None => Err(Error::new(ErrorKind::Timeout {
                 addr: None,
                 after: self.options.send_timeout,

@@ -294,20 +294,31 @@ pub fn json_frame(header: &[u8], body: &[u8]) -> Bytes {
 
 /// The route JSON of a topic served by one broker `name` at `addr` with `queues` read and write queues.
 pub fn route_json(name: &str, addr: &str, queues: i32) -> Vec<u8> {
+    route_json_brokers(&[(name, addr)], queues)
+}
+
+/// A route body over several brokers (name, master address), `queues` read and write queues each.
+pub fn route_json_brokers(brokers: &[(&str, &str)], queues: i32) -> Vec<u8> {
     let route = TopicRouteData {
-        broker_datas: vec![BrokerData {
-            cluster: "FakeCluster".into(),
-            broker_name: name.into(),
-            broker_addrs: [(0, addr.to_owned())].into_iter().collect(),
-            ..Default::default()
-        }],
-        queue_datas: vec![QueueData {
-            broker_name: name.into(),
-            perm: 6,
-            read_queue_nums: queues,
-            write_queue_nums: queues,
-            topic_sys_flag: 0,
-        }],
+        broker_datas: brokers
+            .iter()
+            .map(|(name, addr)| BrokerData {
+                cluster: "FakeCluster".into(),
+                broker_name: (*name).into(),
+                broker_addrs: [(0, (*addr).to_owned())].into_iter().collect(),
+                ..Default::default()
+            })
+            .collect(),
+        queue_datas: brokers
+            .iter()
+            .map(|(name, _)| QueueData {
+                broker_name: (*name).into(),
+                perm: 6,
+                read_queue_nums: queues,
+                write_queue_nums: queues,
+                topic_sys_flag: 0,
+            })
+            .collect(),
         ..Default::default()
     };
     route.to_json()
