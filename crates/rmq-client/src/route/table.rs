@@ -3,9 +3,15 @@
 //! Readers take the current snapshot (an `Arc`) without locking across `.await`; the refresh task builds a
 //! new snapshot and publishes it through a `watch` channel, which also wakes anyone waiting for changes
 //! (rebalance, producers).
+//!
+//! Routes are fetched again every `poll_name_server_interval` (30 s by default, as in Java). A topic
+//! whose route has just lost a master it had (a broker stopped, killed or cut off from the name server)
+//! is fetched again every 3 s (`RECOVERY_POLL_INTERVAL`) for up to 3 minutes (`RECOVERY_POLL_WINDOW`),
+//! or until the master is back: the broker's return is seen within seconds, not at the next 30 s poll (the Java
+//! client waits for that poll).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmq_protocol::message::MessageQueue;
@@ -102,11 +108,69 @@ impl RouteSnapshot {
     }
 }
 
+/// How often a topic whose route lost a master is fetched again while it is missing.
+pub(crate) const RECOVERY_POLL_INTERVAL: Duration = Duration::from_secs(3);
+/// How long after losing a master a topic is fetched at `RECOVERY_POLL_INTERVAL` (a broker removed
+/// for good stops costing name-server requests after this).
+pub(crate) const RECOVERY_POLL_WINDOW: Duration = Duration::from_secs(180);
+
+/// Names of the brokers with a master address in `route`.
+fn masters(route: &TopicRouteData) -> BTreeSet<&str> {
+    route
+        .broker_datas
+        .iter()
+        .filter(|b| b.master_addr().is_some())
+        .map(|b| b.broker_name.as_str())
+        .collect()
+}
+
+/// Topics whose route lost masters: the brokers missing and until when to watch for their return.
+#[derive(Debug, Default)]
+struct Recovering {
+    topics: HashMap<String, (BTreeSet<String>, Instant)>,
+}
+
+impl Recovering {
+    /// Record the change of `topic`'s route from `old` to `new` at `now`.
+    fn on_route(&mut self, topic: &str, old: Option<&TopicRouteData>, new: &TopicRouteData, now: Instant) {
+        let present = masters(new);
+        if let Some(old) = old {
+            let lost: Vec<&str> = masters(old).difference(&present).copied().collect();
+            if !lost.is_empty() {
+                debug!(
+                    topic,
+                    ?lost,
+                    "route lost masters; fetching it often until they are back"
+                );
+                let entry = self
+                    .topics
+                    .entry(topic.to_owned())
+                    .or_insert_with(|| (BTreeSet::new(), now));
+                entry.0.extend(lost.into_iter().map(str::to_owned));
+                entry.1 = now + RECOVERY_POLL_WINDOW;
+            }
+        }
+        if let Some((missing, _)) = self.topics.get_mut(topic) {
+            missing.retain(|b| !present.contains(b.as_str()));
+            if missing.is_empty() {
+                self.topics.remove(topic);
+            }
+        }
+    }
+
+    /// Topics to fetch at the recovery interval at `now` (expired ones are dropped).
+    fn due(&mut self, now: Instant) -> Vec<String> {
+        self.topics.retain(|_, (_, until)| *until > now);
+        self.topics.keys().cloned().collect()
+    }
+}
+
 /// Topic routes cached as immutable snapshots.
 #[derive(Debug, Clone)]
 pub struct RouteTable {
     namesrv: NameServerClient,
     tx: Arc<watch::Sender<Arc<RouteSnapshot>>>,
+    recovering: Arc<Mutex<Recovering>>,
 }
 
 impl RouteTable {
@@ -116,6 +180,7 @@ impl RouteTable {
         RouteTable {
             namesrv,
             tx: Arc::new(tx),
+            recovering: Arc::default(),
         }
     }
 
@@ -152,7 +217,13 @@ impl RouteTable {
 
     fn publish(&self, topic: &str, route: Arc<TopicRoute>) {
         self.tx.send_if_modified(|snap| {
-            let changed = snap.topics.get(topic).is_none_or(|old| old.data != route.data);
+            let old = snap.topics.get(topic);
+            let changed = old.is_none_or(|old| old.data != route.data);
+            if changed {
+                if let Ok(mut r) = self.recovering.lock() {
+                    r.on_route(topic, old.map(|o| &o.data), &route.data, Instant::now());
+                }
+            }
             let mut next = RouteSnapshot::clone(snap);
             next.topics.insert(topic.to_owned(), route.clone());
             for b in &route.data.broker_datas {
@@ -197,14 +268,31 @@ impl RouteTable {
         }
     }
 
+    /// Refresh the topics whose route lost a master recently (see the module docs).
+    async fn refresh_recovering(&self) {
+        let due = match self.recovering.lock() {
+            Ok(mut r) => r.due(Instant::now()),
+            Err(_) => return,
+        };
+        for t in due {
+            if let Err(e) = self.refresh(&t).await {
+                debug!(topic = %t, error = %e, "route refresh of a recovering topic failed");
+            }
+        }
+    }
+
     /// Run the periodic refresh until `cancel` fires.
     pub async fn run_refresh(self, interval: Duration, cancel: CancellationToken) {
         let mut tick = tokio::time::interval_at(Instant::now() + interval, interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let fast = RECOVERY_POLL_INTERVAL.min(interval);
+        let mut recovery_tick = tokio::time::interval_at(Instant::now() + fast, fast);
+        recovery_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => self.refresh_all().await,
+                _ = recovery_tick.tick() => self.refresh_recovering().await,
             }
         }
         info!("route refresh stopped");
@@ -230,6 +318,47 @@ impl RouteTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn route(masters: &[&str], slaves: &[&str]) -> TopicRouteData {
+        let mut r = TopicRouteData::default();
+        for (i, name) in masters.iter().chain(slaves).enumerate() {
+            let id = if i < masters.len() { 0 } else { 1 };
+            r.broker_datas.push(rmq_protocol::route::BrokerData {
+                cluster: "c".into(),
+                broker_name: (*name).to_owned(),
+                broker_addrs: [(id, format!("10.0.0.{i}:10911"))].into_iter().collect(),
+                ..Default::default()
+            });
+        }
+        r
+    }
+
+    #[test]
+    fn a_topic_that_lost_a_master_is_watched_until_it_returns_or_the_window_ends() {
+        let t0 = Instant::now();
+        let mut r = Recovering::default();
+        let both = route(&["a", "b"], &[]);
+        // First sight of a topic, and changes that lose nothing: not watched.
+        r.on_route("t", None, &both, t0);
+        r.on_route("t", Some(&route(&["a"], &[])), &both, t0);
+        assert!(r.due(t0).is_empty());
+        // b's master is gone (its slave stays in the route): watched.
+        let only_a = route(&["a"], &["b"]);
+        r.on_route("t", Some(&both), &only_a, t0);
+        assert_eq!(r.due(t0), ["t"]);
+        // a goes too, then comes back: still watched for b.
+        let none = route(&[], &["b"]);
+        r.on_route("t", Some(&only_a), &none, t0);
+        r.on_route("t", Some(&none), &only_a, t0);
+        assert_eq!(r.due(t0), ["t"]);
+        // b back: no longer watched.
+        r.on_route("t", Some(&only_a), &both, t0);
+        assert!(r.due(t0).is_empty());
+        // Lost for good: watched for the window only.
+        r.on_route("u", Some(&both), &only_a, t0);
+        assert_eq!(r.due(t0 + RECOVERY_POLL_WINDOW - Duration::from_secs(1)), ["u"]);
+        assert!(r.due(t0 + RECOVERY_POLL_WINDOW).is_empty());
+    }
 
     #[test]
     fn subscribe_addr_follows_the_suggestion_with_fallbacks() {
