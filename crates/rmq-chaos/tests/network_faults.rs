@@ -17,7 +17,9 @@ use rmq_protocol::{RequestCode, ResponseCode};
 use rmq_testkit::Fault;
 use support::*;
 
-/// X4: broker-a's connections black-holed (no byte moves, never an RST) for `hole`.
+/// X4: broker-a's connections black-holed (no byte moves, never an RST) for `hole`. The clients'
+/// pending-request tables (per connection, from `health()`) stay under a cap during the hole and
+/// empty after it.
 async fn black_hole_scenario(name: &str, hole: Duration, rate: u32) {
     init_tracing();
     let h = Harness::start(4).await;
@@ -37,8 +39,17 @@ async fn black_hole_scenario(name: &str, hole: Duration, rate: u32) {
     proxy.set_fault(Fault::BlackHole);
     let holed = Instant::now();
     let max_pending = Arc::new(AtomicUsize::new(0));
+    // The pending-request table of every connection of the three clients (health snapshots).
+    let tables = || {
+        [sync_p.health().client, async_p.health().client, c.health().client]
+            .map(|c| c.pending_requests.values().copied().max().unwrap_or(0))
+    };
+    let mut max_table = [0usize; 3];
     while holed.elapsed() < hole {
         max_pending.fetch_max(async_p.pending_sends(), Ordering::Relaxed);
+        for (m, t) in max_table.iter_mut().zip(tables()) {
+            *m = (*m).max(t);
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     proxy.set_fault(Fault::Pass);
@@ -60,6 +71,15 @@ async fn black_hole_scenario(name: &str, hole: Duration, rate: u32) {
         h.rec.history().check().pending == 0
     })
     .await;
+    // After the heal and the loads: the producers' tables empty, the consumer's holds at most its
+    // long polls (one per queue).
+    let queues = h.queues().await.len();
+    let tables_settled = eventually(Duration::from_secs(15), || async {
+        let [s, a, c] = tables();
+        s == 0 && a == 0 && c <= queues
+    })
+    .await;
+    let tables_after = tables();
     let drain = h
         .drain(&group, &h.rec, Duration::from_secs(3), Duration::from_secs(90))
         .await;
@@ -68,13 +88,18 @@ async fn black_hole_scenario(name: &str, hole: Duration, rate: u32) {
     async_p.shutdown().await;
 
     let r = h.rec.history().check();
+    // Entries leave a connection's table at their deadline (3 s sends; sweep every 0.5 s), so it
+    // holds at most what a client starts in 4 s, plus one pull per queue and a few heartbeats and
+    // offset commits: `rate` sends a second.
+    let table_cap = rate as usize * 4 + 64;
     let max_sync_ms = sync_latency.max_ms.load(Ordering::Relaxed);
     let over_budget = sync_latency.over_budget.load(Ordering::Relaxed);
     let max_pending = max_pending.load(Ordering::Relaxed);
     report_figures(
         name,
         &format!(
-            "[{r}] max_async_pending={max_pending} max_sync_send={max_sync_ms}ms sync_over_budget={over_budget} \
+            "[{r}] max_async_pending={max_pending} max_pending_table(sync,async,consumer)={max_table:?} (cap {table_cap}) \
+             pending_table_after={tables_after:?} max_sync_send={max_sync_ms}ms sync_over_budget={over_budget} \
              first_ok_send_to_a_after_heal={} first_delivery_from_a_after_heal={} drain={}",
             secs(reconnect),
             consumed_a.map_or("never".into(), secs),
@@ -93,6 +118,18 @@ async fn black_hole_scenario(name: &str, hole: Duration, rate: u32) {
     assert_eq!(
         over_budget, 0,
         "sync sends over the send timeout + 1 s (max {max_sync_ms} ms)"
+    );
+    assert!(
+        max_table.iter().all(|m| *m <= table_cap),
+        "pending-request table {max_table:?} over {table_cap}"
+    );
+    assert!(
+        max_table[0] + max_table[1] > 0,
+        "the producers' tables never held a request: not sampled?"
+    );
+    assert!(
+        tables_settled.is_some(),
+        "pending-request tables after the heal: {tables_after:?} (consumer may hold {queues} long polls)"
     );
     // Async sends in flight are bounded by rate x (timeout x attempts): nothing piles up.
     let bound = rate as usize * 10;

@@ -3,12 +3,16 @@
 //!
 //! A backlog of 1 MiB messages is stored first (the producer is shut down before measuring), then a
 //! concurrent consumer with a listener that sleeps per message runs in this process while `VmRSS` is
-//! read from `/proc/self/status` every second. Bounds, from the consumer's config:
-//! - cached bytes (stats) <= 64 x (per-queue byte limit + one pull), where the per-queue limit is
-//!   `Thresholds::for_queue` (min of `pull_threshold_size_of_queue` and
-//!   `pull_threshold_size_for_topic` / 64) and one pull of 1 MiB messages is one message (a broker
-//!   answers a pull with at most `maxTransferBytesOnMessageInMemory` = 256 KiB, but always at least
-//!   one message; the threshold is checked before a pull, so a queue can exceed it by one pull);
+//! read from `/proc/self/status` every second. Two variants: bodies sent uncompressed (1 MiB stored,
+//! a broker answers a pull with one of them: `maxTransferBytesOnMessageInMemory` is 256 KiB, but at
+//! least one message), and compressible bodies sent compressed (~1 KiB stored each, so a broker
+//! answers a pull with up to `pull_batch_size` = 32 of them, 32 MiB once decompressed). Bounds, from
+//! the consumer's config:
+//! - cached bytes (stats, bodies counted decompressed) <= min(`pull_threshold_size_of_queue` x 64,
+//!   `pull_threshold_size_for_topic`) + one pull batch (`pull_batch_size` x 1 MiB): the catalogue's
+//!   criterion. The client sizes each pull to the byte room its queue has left
+//!   (`Thresholds::pull_size`), so with 1 MiB messages and a 1.56 MiB share a queue caches one
+//!   message (64 MiB in all, reported as `expected`);
 //! - RSS <= RSS before the consumer started + that cache bound + a fixed allowance;
 //! - flat: the largest reading of the second half of the steady state is at most 5 % above the
 //!   largest of the first half.
@@ -43,7 +47,13 @@ const ALLOWANCE: u64 = 128 << 20;
 /// Most growth of the steady state's second half over its first.
 const FLAT_PERCENT: f64 = 5.0;
 
+/// One slow-listener scenario at a time: RSS is the whole process's.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 struct Plan {
+    /// Send the bodies compressed (the producer's default for bodies over 4 KiB); they are
+    /// compressible (one repeated byte after the id).
+    compressed: bool,
     /// Listener threads (`consume_thread_min` = `consume_thread_max`).
     threads: usize,
     /// Sleep per message.
@@ -64,6 +74,7 @@ impl Plan {
 }
 
 async fn run(name: &str, plan: Plan) {
+    let _one = ONE_AT_A_TIME.lock().await;
     // Client warnings (failed pulls, stuck queues) on the test's output; RUST_LOG for more.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -79,10 +90,11 @@ async fn run(name: &str, plan: Plan) {
 
     // The backlog, round robin over the queues, 4 sends at a time.
     let backlog = plan.backlog(queues);
-    // Uncompressed, so that a stored message is 1 MiB and a pull carries one of them.
+    // Uncompressed: a stored message is 1 MiB and a pull carries one. Compressed: ~1 KiB stored.
     let producer = Producer::builder(rmq_testkit::unique_name("slow_p"))
         .client_config(ClientConfig::new(topic.namesrv.clone()))
-        .compress_over(usize::MAX)
+        .compress_over(if plan.compressed { 4096 } else { usize::MAX })
+        .send_timeout(Duration::from_secs(10))
         .start()
         .await
         .unwrap();
@@ -132,7 +144,12 @@ async fn run(name: &str, plan: Plan) {
     cfg.consume_thread_min = plan.threads;
     cfg.consume_thread_max = plan.threads;
     let per_queue = Thresholds::for_queue(&cfg, queues, queues, false).max_bytes;
-    let cache_bound = queues as u64 * (per_queue + MESSAGE_BYTES as u64);
+    let one_pull = u64::from(cfg.pull_batch_size) * MESSAGE_BYTES as u64;
+    let cache_bound =
+        (cfg.pull_threshold_size_of_queue * queues as u64).min(cfg.pull_threshold_size_for_topic) + one_pull;
+    // What the pull sizing gives with messages of one size: per queue as many whole messages as
+    // its share holds, at least one.
+    let expected = queues as u64 * (per_queue / MESSAGE_BYTES as u64).max(1) * MESSAGE_BYTES as u64;
     let work_ms = Arc::new(AtomicU64::new(plan.work.as_millis() as u64));
     let baseline = rss::current().expect("no /proc/self/status");
     let consumer = {
@@ -176,16 +193,18 @@ async fn run(name: &str, plan: Plan) {
     let (lost_in_store, deleted_by_broker) = missing;
 
     eprintln!(
-        "FIGURES {name}: queues={queues} message=1MiB backlog={backlog} (stored in {:.0}s) threads={} work={:?} \
-         slow_run={:.0}s delivered_slow={slow_delivered} max_cached={:.1}MiB cache_bound={:.1}MiB \
+        "FIGURES {name}: queues={queues} message=1MiB compressed={} backlog={backlog} (stored in {:.0}s) threads={} work={:?} \
+         slow_run={:.0}s delivered_slow={slow_delivered} max_cached={:.1}MiB expected={:.1}MiB cache_bound={:.1}MiB \
          rss_baseline={:.1}MiB max_rss={:.1}MiB rss_bound={:.1}MiB steady_first_half_max={:.1}MiB \
          steady_second_half_max={:.1}MiB growth={:.1}% drain={:.0}s lost_in_store={lost_in_store} \
          deleted_by_broker={deleted_by_broker} | {report}",
+        plan.compressed,
         produced.as_secs_f64(),
         plan.threads,
         plan.work,
         plan.duration.as_secs_f64(),
         max_cached as f64 / MIB,
+        expected as f64 / MIB,
         cache_bound as f64 / MIB,
         baseline as f64 / MIB,
         flat.max as f64 / MIB,
@@ -248,6 +267,7 @@ fn trimmed(m: &MessageExt) -> MessageExt {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_listener_over_64_queues_of_1mib_for_30s() {
     let plan = Plan {
+        compressed: false,
         threads: 2,
         work: Duration::from_millis(500),
         duration: Duration::from_secs(30),
@@ -260,10 +280,25 @@ async fn slow_listener_over_64_queues_of_1mib_for_30s() {
 #[ignore = "long run (about 12 minutes, 1.5 GB stored): cargo test -p rmq-chaos --test slow_listener -- --ignored"]
 async fn slow_listener_over_64_queues_of_1mib_for_10min() {
     let plan = Plan {
+        compressed: false,
         threads: 2,
         work: Duration::from_secs(1),
         duration: Duration::from_secs(600),
         warm_up: Duration::from_secs(60),
     };
     run("slow listener (64 queues x 1 MiB, 10 min)", plan).await;
+}
+
+/// Compressible bodies, compressed on the wire: a pull may bring 32 of them (32 MiB decompressed),
+/// so the cache stays bounded only because each pull is sized to its queue's byte room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_listener_over_64_queues_of_compressed_1mib_for_30s() {
+    let plan = Plan {
+        compressed: true,
+        threads: 2,
+        work: Duration::from_millis(500),
+        duration: Duration::from_secs(30),
+        warm_up: Duration::from_secs(10),
+    };
+    run("slow listener (64 queues x 1 MiB compressed, 30 s)", plan).await;
 }

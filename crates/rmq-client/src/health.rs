@@ -28,6 +28,11 @@ pub struct ClientHealth {
     pub routes: BTreeMap<String, RouteHealth>,
     /// Addresses with an open connection.
     pub connections: Vec<String>,
+    /// Requests awaiting a response on each open connection (its pending-request table), by address.
+    /// Entries leave the table when answered, at their deadline (request timeout; swept every 500 ms)
+    /// or when the connection closes, so a broker that stops answering cannot make it grow beyond
+    /// what the client sends within one request timeout.
+    pub pending_requests: BTreeMap<String, usize>,
 }
 
 /// The last heartbeat round (heartbeats go to every broker every `heartbeat_interval`, 30 s by default).
@@ -271,13 +276,15 @@ impl ClientCore {
                 (topic.clone(), h)
             })
             .collect();
-        let mut connections = self.remoting.pool().connected_addrs();
-        connections.sort();
+        let pending_requests: BTreeMap<String, usize> =
+            self.remoting.pool().pending_requests().into_iter().collect();
+        let connections = pending_requests.keys().cloned().collect();
         ClientHealth {
             client_id: self.client_id.clone(),
             heartbeat: self.heartbeats.health(),
             routes,
             connections,
+            pending_requests,
         }
     }
 }

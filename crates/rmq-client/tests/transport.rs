@@ -312,3 +312,64 @@ async fn frames_queued_under_load_are_coalesced_into_fewer_writes() {
         stats.frames_written()
     );
 }
+
+/// Polls `cond` every 10 ms for up to 5 s.
+async fn until(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cond()
+}
+
+#[tokio::test]
+async fn pending_table_size_follows_answers_deadlines_and_close() {
+    let (h, mut peer) = pair(None);
+    assert_eq!(h.stats().pending_requests(), 0);
+    let call = |i: usize, timeout: Duration| {
+        let h = h.clone();
+        tokio::spawn(async move {
+            h.request(req(RequestCode::HEART_BEAT, &i.to_string()), timeout)
+                .await
+        })
+    };
+    // 10 requests written, none answered: all in the table.
+    let calls: Vec<_> = (0..10).map(|i| call(i, Duration::from_millis(800))).collect();
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        seen.push(peer.read().await.unwrap());
+    }
+    assert!(until(|| h.stats().pending_requests() == 10).await);
+    // 3 answered: they leave it.
+    for r in &seen[..3] {
+        peer.write(&answer(r)).await;
+    }
+    assert!(until(|| h.stats().pending_requests() == 7).await);
+    // The other 7 time out; the sweep removes them (a black-holed peer cannot grow the table).
+    let mut timeouts = 0;
+    for c in calls {
+        if c.await.unwrap().is_err() {
+            timeouts += 1;
+        }
+    }
+    assert_eq!(timeouts, 7);
+    assert!(
+        until(|| h.stats().pending_requests() == 0).await,
+        "{} left after the deadlines",
+        h.stats().pending_requests()
+    );
+    // A closed connection has an empty table.
+    let long: Vec<_> = (0..5).map(|i| call(i, Duration::from_secs(30))).collect();
+    for _ in 0..5 {
+        peer.read().await.unwrap();
+    }
+    assert!(until(|| h.stats().pending_requests() == 5).await);
+    drop(peer);
+    for c in long {
+        assert!(c.await.unwrap().is_err());
+    }
+    assert_eq!(h.stats().pending_requests(), 0);
+}

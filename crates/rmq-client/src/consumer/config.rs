@@ -73,7 +73,9 @@ pub struct ConsumerConfig {
     /// Most listener calls running at once: 64, in 1..=1000 and at least `consume_thread_min`.
     /// Java: `consumeThreadMax`.
     pub consume_thread_max: usize,
-    /// Most messages asked for per pull request: 32, in 1..=1024. Java: `pullBatchSize`.
+    /// Most messages asked for per pull request: 32, in 1..=1024. Java: `pullBatchSize`. A pull asks
+    /// for fewer when the queue's byte room (see `pull_threshold_size_of_queue`) holds fewer messages
+    /// of the size its last pull brought.
     pub pull_batch_size: u32,
     /// Most messages handed to one listener call: 1, in 1..=1024. Java: `consumeMessageBatchMaxSize`.
     pub consume_message_batch_max_size: usize,
@@ -94,13 +96,16 @@ pub struct ConsumerConfig {
     /// Java: `pullThresholdForTopic`.
     pub pull_threshold_for_topic: usize,
     /// Most message-body bytes cached per topic: 100 MiB, at most 100 GiB; split over the topic's queues
-    /// like `pull_threshold_for_topic`. Java: `pullThresholdSizeForTopic` (in MiB).
+    /// like `pull_threshold_for_topic`. Bodies count decompressed. Java: `pullThresholdSizeForTopic`
+    /// (in MiB).
     pub pull_threshold_size_for_topic: u64,
     /// Most messages cached per queue; a queue holding more is not pulled until consumption frees room:
     /// 1000, in 1..=65535. Java: `pullThresholdForQueue`.
     pub pull_threshold_of_queue: usize,
-    /// Most message-body bytes cached per queue: 100 MiB, at most 1 GiB.
-    /// Java: `pullThresholdSizeForQueue` (in MiB).
+    /// Most message-body bytes cached per queue: 100 MiB, at most 1 GiB. Bodies count decompressed;
+    /// a pull is sized to the room left (`Thresholds::pull_size`), so compressed bodies, small on the
+    /// wire, cannot take a queue a whole pull batch over the limit. Java: `pullThresholdSizeForQueue`
+    /// (in MiB; Java checks the limit before a pull only).
     pub pull_threshold_size_of_queue: u64,
     /// Concurrent consumer only: stop pulling a queue while its highest and lowest cached offsets are
     /// more than this apart (one slow message holds back the committed offset): 2000, in 1..=65535.

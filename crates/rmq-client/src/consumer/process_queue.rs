@@ -9,7 +9,9 @@
 //!   (handed to an orderly listener by [`take_messages`](ProcessQueue::take_messages), awaiting
 //!   [`commit`](ProcessQueue::commit) or [`rollback`](ProcessQueue::rollback));
 //! - [`cached_count`](ProcessQueue::cached_count) and [`cached_bytes`](ProcessQueue::cached_bytes) are
-//!   the number and total body length of the messages in both maps;
+//!   the number and total body length of the messages in both maps, bodies counted as delivered to the
+//!   listener, i.e. decompressed (as Java's `ProcessQueue.msgSize`, which adds `getBody().length` of
+//!   messages decoded with `decodeDecompressBody`);
 //! - [`queue_offset_max`](ProcessQueue::queue_offset_max) is the highest offset ever cached (since the
 //!   last [`clear`](ProcessQueue::clear));
 //! - the offset [`remove_messages`](ProcessQueue::remove_messages) returns is never above the smallest
@@ -74,6 +76,52 @@ impl Thresholds {
             max_span: (!orderly).then_some(cfg.consume_concurrently_max_span),
         }
     }
+
+    /// How many messages the next pull of a queue holding `cached_count` messages of `cached_bytes`
+    /// may ask for, or why it must wait ([`FlowControlReason::NoRoom`]).
+    ///
+    /// The byte limit is checked before a pull, and what the pull brings is added after the check.
+    /// Bodies are counted decompressed, but compressed ones travel small (a compressible 1 MiB body
+    /// as ~1 KiB), so a pull of `batch` such messages would add `batch` MiB whatever the limit. The
+    /// pull is therefore sized by the room left under `max_bytes`: `room / largest_body` messages,
+    /// between 1 and `batch`, where `largest_body` is the largest decompressed body of the queue's
+    /// last pull that found messages. When the room holds no such message the pull waits for the
+    /// cache to shrink, unless nothing is cached (then it asks for one). With messages of one size
+    /// `s` a queue so never caches more than `max(max_bytes, s)`; a pull of messages larger than the
+    /// last ones can still overshoot, by at most one pull. Before any pull found a message
+    /// (`largest_body` is `None`) one message is asked for, to learn the size.
+    ///
+    /// ```
+    /// use rmq_client::consumer::process_queue::{FlowControlReason, Thresholds};
+    ///
+    /// let t = Thresholds { max_count: 1000, max_bytes: 10 << 20, max_span: None };
+    /// assert_eq!(t.pull_size(0, 0, None, 32), Ok(1)); // size unknown: one message
+    /// assert_eq!(t.pull_size(0, 0, Some(100), 32), Ok(32)); // small messages: a full batch
+    /// assert_eq!(t.pull_size(2, 2 << 20, Some(1 << 20), 32), Ok(8)); // 8 MiB of room for 1 MiB bodies
+    /// assert!(matches!(t.pull_size(9, 9 << 20 | 1, Some(1 << 20), 32), Err(FlowControlReason::NoRoom { .. })));
+    /// assert_eq!(t.pull_size(0, 0, Some(64 << 20), 32), Ok(1)); // an empty cache always takes one
+    /// ```
+    pub fn pull_size(
+        &self,
+        cached_count: usize,
+        cached_bytes: u64,
+        largest_body: Option<u64>,
+        batch: u32,
+    ) -> Result<u32, FlowControlReason> {
+        let batch = batch.max(1);
+        let Some(message) = largest_body.map(|b| b.max(1)) else {
+            return Ok(1);
+        };
+        let fits = self.max_bytes.saturating_sub(cached_bytes) / message;
+        if fits == 0 && cached_count > 0 {
+            return Err(FlowControlReason::NoRoom {
+                cached: cached_bytes,
+                message,
+                limit: self.max_bytes,
+            });
+        }
+        Ok(u32::try_from(fits).unwrap_or(u32::MAX).clamp(1, batch))
+    }
 }
 
 /// Why a queue's pulls are paused ([`ProcessQueue::is_over_thresholds`]).
@@ -93,6 +141,16 @@ pub enum FlowControlReason {
         /// The limit.
         limit: u64,
     },
+    /// The byte room left under the limit is smaller than the queue's last pulled messages: a pull
+    /// would take the cache over it ([`Thresholds::pull_size`]).
+    NoRoom {
+        /// Cached bytes now.
+        cached: u64,
+        /// The largest body of the queue's last pull.
+        message: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The waiting offsets span too wide (a slow message holds back the commit).
     Span {
         /// Highest minus lowest waiting offset.
@@ -107,6 +165,14 @@ impl fmt::Display for FlowControlReason {
         match self {
             Self::Count { cached, limit } => write!(f, "{cached} cached messages exceed {limit}"),
             Self::Bytes { cached, limit } => write!(f, "{cached} cached bytes exceed {limit}"),
+            Self::NoRoom {
+                cached,
+                message,
+                limit,
+            } => write!(
+                f,
+                "{cached} cached bytes leave no room under {limit} for another {message}-byte message"
+            ),
             Self::Span { span, limit } => write!(f, "cached offset span {span} exceeds {limit}"),
         }
     }
@@ -328,6 +394,21 @@ impl ProcessQueue {
         }
     }
 
+    /// Whether the next pull may be sent and how many messages it may ask for: the
+    /// [thresholds](Self::is_over_thresholds), then the byte room for messages of `largest_body`
+    /// ([`Thresholds::pull_size`]).
+    pub fn pull_size(
+        &self,
+        t: &Thresholds,
+        largest_body: Option<u64>,
+        batch: u32,
+    ) -> Result<u32, FlowControlReason> {
+        match self.is_over_thresholds(t) {
+            Some(reason) => Err(reason),
+            None => t.pull_size(self.cached_count, self.cached_bytes, largest_body, batch),
+        }
+    }
+
     /// Orderly: move up to `batch` lowest waiting messages to the taken set and return copies. When
     /// nothing waits, the consume loop counts as idle again (see [`put_messages`](Self::put_messages)).
     pub fn take_messages(&mut self, batch: usize) -> Vec<MessageExt> {
@@ -505,6 +586,93 @@ mod tests {
         let span = pq.is_over_thresholds(&t(2, 20, Some(5))).unwrap();
         assert_eq!(span.to_string(), "cached offset span 6 exceeds 5");
         assert_eq!(pq.is_over_thresholds(&t(2, 20, None)), None);
+    }
+
+    #[test]
+    fn bytes_are_counted_decompressed() {
+        use rmq_protocol::message::{
+            compress, encode_message_ext, sysflag, CompressionType, DecodeOptions, MessageIter,
+        };
+
+        // A compressible body as a pull answer carries it: compressed, flagged.
+        let body = vec![b'x'; 256 << 10];
+        let mut stored = msg(7, 0);
+        stored.message.topic = "T".into();
+        stored.sys_flag = sysflag::COMPRESSED | sysflag::COMPRESSION_ZLIB;
+        stored.message.body = compress(CompressionType::Zlib, 5, &body).unwrap().into();
+        let wire = encode_message_ext(&stored).unwrap();
+        assert!(wire.len() < 4096, "{} bytes on the wire", wire.len());
+        let decoded: Vec<MessageExt> = MessageIter::new(wire, DecodeOptions::default())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut pq = ProcessQueue::new();
+        pq.put_messages(decoded);
+        assert_eq!(pq.cached_bytes(), body.len() as u64);
+        assert_eq!(pq.remove_messages(&[7]), Some(8));
+        assert_eq!(pq.cached_bytes(), 0);
+    }
+
+    #[test]
+    fn pull_size_keeps_the_cache_within_the_byte_limit() {
+        const MIB: u64 = 1 << 20;
+        // 64 queues sharing 100 MiB: 1.5625 MiB each.
+        let t = Thresholds {
+            max_count: 1000,
+            max_bytes: 100 * MIB / 64,
+            max_span: Some(2000),
+        };
+        // Compressible 1 MiB bodies: simulate pulls that bring `asked` messages each (the broker has
+        // a backlog), against consumption of one message between some pulls.
+        let mut pq = ProcessQueue::new();
+        let mut largest = None;
+        let mut next = 0i64;
+        let mut peak = 0;
+        for round in 0..50 {
+            match pq.pull_size(&t, largest, 32) {
+                Ok(n) => {
+                    let batch: Vec<MessageExt> =
+                        (0..i64::from(n)).map(|i| msg(next + i, MIB as usize)).collect();
+                    next += i64::from(n);
+                    largest = batch.iter().map(|m| m.body.len() as u64).max();
+                    pq.put_messages(batch);
+                }
+                Err(reason) => assert!(matches!(reason, FlowControlReason::NoRoom { .. }), "{reason}"),
+            }
+            peak = peak.max(pq.cached_bytes());
+            if round % 3 == 2 {
+                let first = pq.min_offset().unwrap();
+                pq.remove_messages(&[first]);
+            }
+        }
+        assert_eq!(peak, MIB, "one 1 MiB message fits a 1.56 MiB share");
+        assert!(next > 10, "the queue kept pulling: {next}");
+
+        // Without the room rule a pull of 32 compressed 1 MiB messages adds 32 MiB; with it, small
+        // messages still get full batches and a cache over the limit still waits.
+        assert_eq!(t.pull_size(0, 0, Some(1024), 32), Ok(32));
+        assert_eq!(t.pull_size(1, MIB, Some(1024), 32), Ok(32));
+        let over = pq_with(2, MIB as usize).pull_size(&t, Some(1024), 32);
+        assert!(matches!(over, Err(FlowControlReason::Bytes { .. })), "{over:?}");
+        // A body larger than the share: one at a time, only into an empty cache.
+        assert_eq!(t.pull_size(0, 0, Some(4 * MIB), 32), Ok(1));
+        let wait = t.pull_size(1, 4 * MIB, Some(4 * MIB), 32).unwrap_err();
+        assert_eq!(
+            wait.to_string(),
+            format!(
+                "{} cached bytes leave no room under {} for another {}-byte message",
+                4 * MIB,
+                t.max_bytes,
+                4 * MIB
+            )
+        );
+        // Empty bodies do not divide by zero.
+        assert_eq!(t.pull_size(5, 0, Some(0), 32), Ok(32));
+    }
+
+    fn pq_with(count: i64, len: usize) -> ProcessQueue {
+        let mut pq = ProcessQueue::new();
+        pq.put_messages((0..count).map(|o| msg(o, len)).collect());
+        pq
     }
 
     #[test]

@@ -90,6 +90,8 @@ pub struct ConnectionStats {
     frames_written: std::sync::atomic::AtomicU64,
     writes: std::sync::atomic::AtomicU64,
     frames_read: std::sync::atomic::AtomicU64,
+    /// Size of the pending-request table, stored by the actor after every change.
+    pending: std::sync::atomic::AtomicUsize,
 }
 
 impl ConnectionStats {
@@ -104,6 +106,12 @@ impl ConnectionStats {
     /// Frames read so far.
     pub fn frames_read(&self) -> u64 {
         self.frames_read.load(Ordering::Relaxed)
+    }
+    /// Requests written (or being written) and awaiting their response: the pending-request table.
+    /// An entry leaves it when its response arrives, when its deadline passes or its caller gives up
+    /// (swept every `sweep_interval`), or when the connection closes (then the table is 0).
+    pub fn pending_requests(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
     }
 }
 
@@ -442,6 +450,7 @@ impl Actor {
         for (_, p) in self.pending.drain() {
             let _ = p.reply.send(Err(err.clone()));
         }
+        self.publish_pending();
         for w in write_waiters.drain(..) {
             let _ = w.send(Err(err.clone()));
         }
@@ -471,6 +480,7 @@ impl Actor {
                     return; // the caller gave up before we wrote anything
                 }
                 self.pending.insert(opaque, Pending { reply, deadline });
+                self.publish_pending();
                 wbuf.extend_from_slice(&frame);
                 self.stats.frames_written.fetch_add(1, Ordering::Relaxed);
             }
@@ -490,6 +500,7 @@ impl Actor {
             if cmd.is_response() {
                 match self.pending.remove(&cmd.opaque) {
                     Some(p) => {
+                        self.publish_pending();
                         let _ = p.reply.send(Ok(cmd));
                     }
                     None => debug!(addr = %self.addr, opaque = cmd.opaque, "response for no pending request"),
@@ -567,6 +578,12 @@ impl Actor {
             true
         });
         trace!(%addr, pending = self.pending.len(), "swept");
+        self.publish_pending();
+    }
+
+    /// Make the table's size visible to [`ConnectionStats::pending_requests`] (one relaxed store).
+    fn publish_pending(&self) {
+        self.stats.pending.store(self.pending.len(), Ordering::Relaxed);
     }
 
     #[cfg(test)]

@@ -213,6 +213,21 @@ impl ConnectionPool {
             .collect()
     }
 
+    /// Every open connection's address and the size of its pending-request table
+    /// ([`ConnectionStats::pending_requests`](super::connection::ConnectionStats::pending_requests)).
+    pub fn pending_requests(&self) -> Vec<(String, usize)> {
+        let Ok(slots) = self.inner.slots.lock() else {
+            return Vec::new();
+        };
+        slots
+            .iter()
+            .filter_map(|(a, s)| match s {
+                Slot::Ready(h) if !h.is_closed() => Some((a.clone(), h.stats().pending_requests())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Close and forget the connection to `addr` (its pending requests fail at once).
     pub fn close(&self, addr: &str) {
         let slot = self.inner.slots.lock().ok().and_then(|mut s| s.remove(addr));

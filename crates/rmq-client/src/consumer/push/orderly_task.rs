@@ -132,11 +132,16 @@ impl OrderlyQueueTask {
                 self.lost = true;
             }
             if pull.is_none() && locked && pull_at.is_some_and(|t| t <= now) {
-                if self.pq.is_over_thresholds(&self.thresholds()).is_some() {
-                    pull_at = Some(now + FLOW_CONTROL_DELAY);
-                } else {
-                    pull = Some(self.puller.pull());
-                    pull_at = None;
+                let batch = self.inner.config.pull_batch_size;
+                match self
+                    .pq
+                    .pull_size(&self.thresholds(), self.puller.largest_body(), batch)
+                {
+                    Err(_) => pull_at = Some(now + FLOW_CONTROL_DELAY),
+                    Ok(n) => {
+                        pull = Some(self.puller.pull(n));
+                        pull_at = None;
+                    }
                 }
             }
             if store.is_none() && self.store_retry_at.is_none_or(|t| t <= now) {

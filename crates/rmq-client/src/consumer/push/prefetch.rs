@@ -1,6 +1,6 @@
 //! The pulling side of the [`LitePullConsumer`](super::LitePullConsumer): one prefetch task per held
-//! queue pulls into a shared channel that `poll` drains, within the pull thresholds, unless the queue
-//! is paused. `seek` moves a queue's task and invalidates what it prefetched (an epoch per queue):
+//! queue pulls into a shared channel that `poll` drains, within the pull thresholds (each pull sized
+//! to the byte room left, `Thresholds::pull_size`), unless the queue is paused. `seek` moves a queue's task and invalidates what it prefetched (an epoch per queue):
 //! batches of an old epoch, or of a queue no longer held, are dropped by `poll`, never returned or
 //! committed.
 
@@ -183,13 +183,27 @@ impl PrefetchTask {
         }
     }
 
-    fn over_limits(&self) -> bool {
+    /// How many messages the next pull may ask for; `None` while the prefetched messages are over
+    /// the thresholds or leave no byte room for another message of the last pull's size.
+    fn pull_size(&self) -> Option<u32> {
         let t = self
             .counts
             .borrow()
             .thresholds(&self.inner.config, &self.puller.mq.topic, true);
-        self.state.cached_count.load(Relaxed) as usize > t.max_count
-            || self.state.cached_bytes.load(Relaxed) > t.max_bytes
+        let (count, bytes) = (
+            self.state.cached_count.load(Relaxed) as usize,
+            self.state.cached_bytes.load(Relaxed),
+        );
+        if count > t.max_count || bytes > t.max_bytes {
+            return None;
+        }
+        t.pull_size(
+            count,
+            bytes,
+            self.puller.largest_body(),
+            self.inner.config.pull_batch_size,
+        )
+        .ok()
     }
 
     pub(crate) async fn run(mut self) -> bool {
@@ -198,7 +212,8 @@ impl PrefetchTask {
             if let Some(o) = self.state.seek_to.lock().ok().and_then(|mut s| s.take()) {
                 self.puller.next_offset = o;
             }
-            if !pause.is_zero() || self.state.paused.load(Relaxed) || self.over_limits() {
+            let size = self.pull_size();
+            if !pause.is_zero() || self.state.paused.load(Relaxed) || size.is_none() {
                 let wait = if pause.is_zero() {
                     FLOW_CONTROL_DELAY * 4
                 } else {
@@ -218,7 +233,7 @@ impl PrefetchTask {
                 _ = self.cancel.cancelled() => break,
                 // A seek while the pull is out makes its answer stale: start over from the new offset.
                 _ = self.state.seeked.notified() => continue,
-                p = self.puller.pull() => p,
+                p = self.puller.pull(size.unwrap_or(1)) => p,
             };
             let outcome = self.puller.on_pulled(pulled);
             if self.state.epoch.load(Relaxed) != epoch {

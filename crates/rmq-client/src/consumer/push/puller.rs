@@ -64,6 +64,9 @@ pub(crate) struct Puller {
     pub(crate) next_offset: i64,
     /// The broker id the last answer suggested (0 = master).
     pull_from: i64,
+    /// The largest decompressed body of the last pull that found messages (sizes the next pull:
+    /// [`Thresholds::pull_size`](crate::consumer::process_queue::Thresholds::pull_size)).
+    largest_body: Option<u64>,
     pub(crate) gauge: Arc<QueueGauge>,
     pub(crate) counters: Arc<TopicCounters>,
 }
@@ -84,14 +87,20 @@ impl Puller {
             subscription,
             next_offset: offset,
             pull_from: MASTER_ID,
+            largest_body: None,
             gauge,
             counters,
         }
     }
 
-    /// Start a long-poll from `next_offset`, reporting `commit` (the in-memory committed offset) to a
-    /// master.
-    pub(crate) fn pull(&self) -> PullFuture {
+    /// The largest decompressed body of the last pull that found messages; `None` before the first.
+    pub(crate) fn largest_body(&self) -> Option<u64> {
+        self.largest_body
+    }
+
+    /// Start a long-poll from `next_offset` for at most `max_msg_nums` messages, reporting `commit`
+    /// (the in-memory committed offset) to a master.
+    pub(crate) fn pull(&self, max_msg_nums: u32) -> PullFuture {
         self.gauge.pull_sent();
         let started = Instant::now();
         let inner = self.inner.clone();
@@ -134,7 +143,7 @@ impl Puller {
                     topic: mq.topic.clone(),
                     queue_id: mq.queue_id,
                     queue_offset: offset,
-                    max_msg_nums: inner.config.pull_batch_size as i32,
+                    max_msg_nums: i32::try_from(max_msg_nums).unwrap_or(i32::MAX),
                     sys_flag,
                     commit_offset: commit,
                     suspend_timeout_millis: SUSPEND.as_millis() as i64,
@@ -193,6 +202,9 @@ impl Puller {
         let outcome = match (code, header) {
             (ResponseCode::SUCCESS, Some(h)) => {
                 let (msgs, undecodable) = decode_until_error(resp.body.clone());
+                if let Some(largest) = msgs.iter().map(|m| m.body.len() as u64).max() {
+                    self.largest_body = Some(largest);
+                }
                 let failed = undecodable.is_some();
                 match undecodable {
                     None => self.next_offset = h.next_begin_offset,

@@ -3,7 +3,10 @@
 //!
 //! Flow control is an `if` in this loop: no pull is issued while the cache is over its thresholds (the
 //! per-queue limits and this queue's share of the topic and consumer-wide limits, re-read as the
-//! rebalancer's queue counts change), and a completion (which frees room) wakes the loop at once.
+//! rebalancer's queue counts change) or has no byte room for another message of the last pull's size,
+//! and a pull asks for no more messages than that room holds (`Thresholds::pull_size`: compressed
+//! bodies travel small and are counted decompressed). A completion (which frees room) wakes the loop
+//! at once.
 //!
 //! Messages whose listener call runs longer than `consume_timeout` are sent back to the broker (Java
 //! `cleanExpiredMsg`) so the committed offset can move past them. Pulls go to the broker the last
@@ -130,24 +133,36 @@ impl QueueTask {
         loop {
             if pull.is_none() && wake_at.is_some_and(|t| t <= Instant::now()) {
                 let waiting = self.inner.waiting_for_listener.load(Relaxed);
-                let over = self
+                let size = self
                     .pq
-                    .is_over_thresholds(&self.thresholds())
-                    .map(|r| r.to_string())
-                    .or_else(|| {
-                        (waiting > self.inner.config.max_cache_size)
-                            .then(|| format!("{waiting} messages wait for a listener slot (max_cache_size)"))
+                    .pull_size(
+                        &self.thresholds(),
+                        self.puller.largest_body(),
+                        self.inner.config.pull_batch_size,
+                    )
+                    .map_err(|r| r.to_string())
+                    .and_then(|n| {
+                        if waiting > self.inner.config.max_cache_size {
+                            Err(format!(
+                                "{waiting} messages wait for a listener slot (max_cache_size)"
+                            ))
+                        } else {
+                            Ok(n)
+                        }
                     });
-                if let Some(reason) = over {
-                    if !flow_paused {
-                        debug!(queue = %self.mq, %reason, "flow control: pull paused");
+                match size {
+                    Err(reason) => {
+                        if !flow_paused {
+                            debug!(queue = %self.mq, %reason, "flow control: pull paused");
+                        }
+                        flow_paused = true;
+                        wake_at = Some(Instant::now() + FLOW_CONTROL_DELAY);
                     }
-                    flow_paused = true;
-                    wake_at = Some(Instant::now() + FLOW_CONTROL_DELAY);
-                } else {
-                    flow_paused = false;
-                    pull = Some(self.puller.pull());
-                    wake_at = None;
+                    Ok(n) => {
+                        flow_paused = false;
+                        pull = Some(self.puller.pull(n));
+                        wake_at = None;
+                    }
                 }
             }
             tokio::select! {
