@@ -2,8 +2,8 @@
 //! join and leave a group on a fixed period while a producer sends; the group's assignment is
 //! sampled every second ([`crate::assignment`]), and after the churn the group must catch up.
 //!
-//! [`run`] drives one scenario and returns its figures; the tests in `tests/churn.rs` and
-//! `tests/orderly_churn.rs` judge them.
+//! [`run`] drives one scenario and returns its figures; the tests in `tests/scenarios/churn.rs` and
+//! `tests/scenarios/orderly_churn.rs` judge them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -260,6 +260,7 @@ impl Group {
 /// `plan.duration` (two joins, two leaves, ... within `min..=max`), then the producer stops and the
 /// group must reach lag 0; the run ends once every acked message was delivered (or 30 s later).
 pub async fn run(plan: &ChurnPlan) -> Result<ChurnOutcome> {
+    let _exclusive = crate::harness::exclusive().await;
     let prefix = if plan.orderly { "orderly_churn" } else { "churn" };
     let topic = Topic::create(prefix, plan.queues_per_broker).await?;
     let group_name = rmq_testkit::unique_name(&format!("{prefix}_g"));

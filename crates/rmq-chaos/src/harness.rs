@@ -43,6 +43,13 @@ pub struct Harness {
 
 /// One scenario at a time per process: they share the cluster and the machine's cores.
 static SCENARIO_LOCK: LazyLock<Arc<Mutex<()>>> = LazyLock::new(Arc::default);
+
+/// Waits until no other scenario of this process runs and holds that until the guard drops: every
+/// scenario takes it ([`Harness::start`] does), so scenarios sharing a test binary run one at a time
+/// (they share clusters, the machine's cores, and RSS readings are per process).
+pub async fn exclusive() -> OwnedMutexGuard<()> {
+    SCENARIO_LOCK.clone().lock_owned().await
+}
 static CLUSTER: OnceLock<Arc<Cluster>> = OnceLock::new();
 
 /// The test binary's cluster: 2 masters flushing synchronously (so any loss is the client's),
@@ -95,7 +102,7 @@ impl Harness {
     /// the binary's shared cluster on first use (2 brokers, `SYNC_FLUSH`), fresh proxies in front
     /// of it, and a topic with `queues` queues per broker.
     pub async fn start(queues: i32) -> Harness {
-        let guard = SCENARIO_LOCK.clone().lock_owned().await;
+        let guard = exclusive().await;
         let started = Instant::now();
         let cluster = shared_cluster().await;
         let proxied = match ProxiedCluster::start(&cluster) {

@@ -22,7 +22,7 @@
 //! short of disk space; the pull answers OFFSET_MOVED) are counted apart.
 //!
 //! The long run (10 minutes) is ignored by default:
-//! `cargo test -p rmq-chaos --test slow_listener -- --ignored --test-threads=1`.
+//! `cargo test -p rmq-chaos --test scenarios slow_listener:: -- --ignored --test-threads=1`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 use std::collections::{HashMap, HashSet};
@@ -46,9 +46,6 @@ const MIB: f64 = (1 << 20) as f64;
 const ALLOWANCE: u64 = 128 << 20;
 /// Most growth of the steady state's second half over its first.
 const FLAT_PERCENT: f64 = 5.0;
-
-/// One slow-listener scenario at a time: RSS is the whole process's.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 struct Plan {
     /// Send the bodies compressed (the producer's default for bodies over 4 KiB); they are
@@ -74,7 +71,8 @@ impl Plan {
 }
 
 async fn run(name: &str, plan: Plan) {
-    let _one = ONE_AT_A_TIME.lock().await;
+    // One scenario at a time: RSS is the whole process's.
+    let _one = rmq_chaos::harness::exclusive().await;
     // Client warnings (failed pulls, stuck queues) on the test's output; RUST_LOG for more.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -277,7 +275,7 @@ async fn slow_listener_over_64_queues_of_1mib_for_30s() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "long run (about 12 minutes, 1.5 GB stored): cargo test -p rmq-chaos --test slow_listener -- --ignored"]
+#[ignore = "long run (about 12 minutes, 1.5 GB stored): cargo test -p rmq-chaos --test scenarios slow_listener:: -- --ignored"]
 async fn slow_listener_over_64_queues_of_1mib_for_10min() {
     let plan = Plan {
         compressed: false,

@@ -6,7 +6,7 @@
 //! 60 s after the churn.
 //!
 //! The full-length run (a change every 5 s for 2 minutes) is ignored by default:
-//! `cargo test -p rmq-chaos --test orderly_churn -- --ignored --test-threads=1`.
+//! `cargo test -p rmq-chaos --test scenarios orderly_churn:: -- --ignored --test-threads=1`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 use std::time::Duration;
@@ -55,7 +55,7 @@ async fn orderly_consumers_join_and_leave_every_5s_for_30s() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "full length (about 3 minutes): cargo test -p rmq-chaos --test orderly_churn -- --ignored"]
+#[ignore = "full length (about 3 minutes): cargo test -p rmq-chaos --test scenarios orderly_churn:: -- --ignored"]
 async fn orderly_consumers_join_and_leave_every_5s_for_2min() {
     logs();
     let o = churn::run(&plan(Duration::from_secs(5), Duration::from_secs(120)))

@@ -1,17 +1,15 @@
 //! Consumer-side faults (scenarios run one at a time on the binary's cluster): H1 shutdown with
 //! hundreds of messages in flight, R3 `kill -9` of one of 3 consumer processes. Group churn (R5, O3)
-//! and the slow listener (S1) are in `tests/churn.rs`, `tests/orderly_churn.rs` and
-//! `tests/slow_listener.rs`.
+//! and the slow listener (S1) are in the modules `churn`, `orderly_churn` and
+//! `slow_listener`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
-
-mod support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use rmq_chaos::harness::{classify, Behavior, Harness};
 use rmq_chaos::report_figures;
 use rmq_protocol::message::Message;
-use support::*;
 
 /// Sends `n` messages from 4 concurrent tasks, recording them.
 async fn produce(h: &Harness, n: u64) {

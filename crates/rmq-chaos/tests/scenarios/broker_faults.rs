@@ -3,15 +3,13 @@
 //! down.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use rmq_chaos::harness::{Behavior, Harness};
 use rmq_chaos::load::{Load, Mode};
 use rmq_chaos::report_figures;
-use support::*;
 
 /// How broker-a goes down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,19 +3,17 @@
 //! failing at start, T3 send-back failing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
-mod support;
-
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use rmq_chaos::harness::{classify, Behavior, Harness};
 use rmq_chaos::load::{Load, Mode};
 use rmq_chaos::report_figures;
 use rmq_protocol::message::Message;
 use rmq_protocol::{RequestCode, ResponseCode};
 use rmq_testkit::Fault;
-use support::*;
 
 /// X4: broker-a's connections black-holed (no byte moves, never an RST) for `hole`. The clients'
 /// pending-request tables (per connection, from `health()`) stay under a cap during the hole and
