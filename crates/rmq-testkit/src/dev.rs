@@ -425,7 +425,8 @@ fn remove_data(home: &Path) -> Result<()> {
 }
 
 /// Whether `pid` runs (not a zombie) and, where `/proc` tells, its command line names `dir`
-/// (so a reused pid is not taken for the server).
+/// (so a reused pid is not taken for the server) or is empty (a process exiting, or one whose
+/// arguments are not set up yet).
 fn running(pid: u32, dir: &Path) -> bool {
     let proc_dir = PathBuf::from(format!("/proc/{pid}"));
     if !Path::new("/proc/self").exists() {
@@ -441,10 +442,14 @@ fn running(pid: u32, dir: &Path) -> bool {
     if matches!(state, Some('Z' | 'X') | None) {
         return false;
     }
+    // A process that is exiting (its memory already released, not yet a zombie) reads an empty
+    // command line: it still runs. Only a non-empty command line without `dir` is another program.
     let needle = dir.to_string_lossy();
-    fs::read(proc_dir.join("cmdline"))
-        .map(|c| String::from_utf8_lossy(&c).contains(needle.as_ref()))
-        .unwrap_or(false)
+    match fs::read(proc_dir.join("cmdline")) {
+        Ok(c) if c.is_empty() => true,
+        Ok(c) => String::from_utf8_lossy(&c).contains(needle.as_ref()),
+        Err(_) => false,
+    }
 }
 
 fn now_ms() -> u64 {
@@ -486,7 +491,8 @@ mod tests {
         // The parent of a vfork-style spawn resumes before the kernel has set up the new
         // program's arguments, so /proc/<pid>/cmdline can be empty for a moment: wait for it.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !running(child.id(), Path::new("60")) && std::time::Instant::now() < deadline {
+        let cmdline = format!("/proc/{}/cmdline", child.id());
+        while fs::read(&cmdline).map_or(true, |c| c.is_empty()) && std::time::Instant::now() < deadline {
             std::thread::yield_now();
         }
         assert!(running(child.id(), Path::new("60")));
