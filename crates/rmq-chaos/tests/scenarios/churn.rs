@@ -16,23 +16,12 @@ use rmq_chaos::churn::{self, ChurnOutcome, ChurnPlan};
 /// its allocation: a consumer learns of a change from the broker's notification at once, else from
 /// its 20 s rebalance tick (as Java), so any change is absorbed within 20 s. An epoch the next
 /// change (5 s later) cuts short before that is reported as superseded, not judged.
-const CONVERGENCE_BOUND: Duration = Duration::from_secs(20);
+pub(crate) const CONVERGENCE_BOUND: Duration = Duration::from_secs(20);
 /// The group must have committed everything this long after the churn stops (R5).
-const LAG_ZERO_BOUND: Duration = Duration::from_secs(60);
+pub(crate) const LAG_ZERO_BOUND: Duration = Duration::from_secs(60);
 
 fn plan(period: Duration, duration: Duration) -> ChurnPlan {
     ChurnPlan::standard(false, period, duration, Duration::from_millis(1))
-}
-
-/// Client warnings (failed sends, stuck queues) on the test's output; `RUST_LOG` (e.g.
-/// `rmq_client=debug,rmq_chaos=debug`) shows more.
-fn logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_test_writer()
-        .try_init();
 }
 
 fn judge(name: &str, o: &ChurnOutcome) {
@@ -41,7 +30,7 @@ fn judge(name: &str, o: &ChurnOutcome) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumers_join_and_leave_every_5s_for_30s() {
-    logs();
+    crate::support::init_warn_logs();
     let o = churn::run(&plan(Duration::from_secs(5), Duration::from_secs(30)))
         .await
         .unwrap();
@@ -51,7 +40,7 @@ async fn consumers_join_and_leave_every_5s_for_30s() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "full length (about 3 minutes): cargo test -p rmq-chaos --test scenarios churn::consumers_join -- --ignored"]
 async fn consumers_join_and_leave_every_5s_for_2min() {
-    logs();
+    crate::support::init_warn_logs();
     let o = churn::run(&plan(Duration::from_secs(5), Duration::from_secs(120)))
         .await
         .unwrap();

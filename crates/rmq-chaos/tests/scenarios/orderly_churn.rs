@@ -13,28 +13,11 @@ use std::time::Duration;
 
 use rmq_chaos::churn::{self, ChurnOutcome, ChurnPlan};
 
-/// Longest time from a membership change to the first sample where every consumer holds exactly
-/// its allocation: a consumer learns of a change from the broker's notification at once, else from
-/// its 20 s rebalance tick (as Java), so any change is absorbed within 20 s. An epoch the next
-/// change (5 s later) cuts short before that is reported as superseded, not judged.
-const CONVERGENCE_BOUND: Duration = Duration::from_secs(20);
-/// The group must have committed everything this long after the churn stops (R5).
-const LAG_ZERO_BOUND: Duration = Duration::from_secs(60);
+use super::churn::{CONVERGENCE_BOUND, LAG_ZERO_BOUND};
 
 fn plan(period: Duration, duration: Duration) -> ChurnPlan {
     // Long enough that two consumers working one queue at once would overlap in time.
     ChurnPlan::standard(true, period, duration, Duration::from_millis(5))
-}
-
-/// Client warnings (failed sends, stuck queues) on the test's output; `RUST_LOG` (e.g.
-/// `rmq_client=debug,rmq_chaos=debug`) shows more.
-fn logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_test_writer()
-        .try_init();
 }
 
 fn judge(name: &str, o: &ChurnOutcome) {
@@ -47,7 +30,7 @@ fn judge(name: &str, o: &ChurnOutcome) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orderly_consumers_join_and_leave_every_5s_for_30s() {
-    logs();
+    crate::support::init_warn_logs();
     let o = churn::run(&plan(Duration::from_secs(5), Duration::from_secs(30)))
         .await
         .unwrap();
@@ -57,7 +40,7 @@ async fn orderly_consumers_join_and_leave_every_5s_for_30s() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "full length (about 3 minutes): cargo test -p rmq-chaos --test scenarios orderly_churn:: -- --ignored"]
 async fn orderly_consumers_join_and_leave_every_5s_for_2min() {
-    logs();
+    crate::support::init_warn_logs();
     let o = churn::run(&plan(Duration::from_secs(5), Duration::from_secs(120)))
         .await
         .unwrap();

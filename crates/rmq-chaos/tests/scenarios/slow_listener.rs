@@ -74,12 +74,7 @@ async fn run(name: &str, plan: Plan) {
     // One scenario at a time: RSS is the whole process's.
     let _one = rmq_chaos::harness::exclusive().await;
     // Client warnings (failed pulls, stuck queues) on the test's output; RUST_LOG for more.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_test_writer()
-        .try_init();
+    crate::support::init_warn_logs();
     let topic = Topic::create("slow", QUEUES_PER_BROKER).await.unwrap();
     let queues = topic.queues.len();
     assert_eq!(queues, 2 * QUEUES_PER_BROKER as usize);

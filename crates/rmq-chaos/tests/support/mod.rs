@@ -12,6 +12,17 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// Client warnings (failed sends, stuck queues) on the test output; `RUST_LOG` (e.g.
+/// `rmq_client=debug,rmq_chaos=debug`) shows more.
+pub fn init_warn_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 /// Polls `cond` every 200 ms until it holds or `timeout` passes; returns how long it took, or
 /// `None` on timeout.
 pub async fn eventually<F, Fut>(timeout: Duration, mut cond: F) -> Option<Duration>
