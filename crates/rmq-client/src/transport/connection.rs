@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, trace, warn};
 
 use super::inbound::{InboundRequest, InboundSink};
+use super::read_buffer::ReadBuffer;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hook::RpcHook;
 use crate::tls::TlsConnector;
@@ -366,7 +367,7 @@ impl Actor {
     {
         let _ended = self.ended.clone().drop_guard();
         let (mut reader, mut writer) = tokio::io::split(stream);
-        let mut rbuf = BytesMut::with_capacity(64 * 1024);
+        let mut rbuf = ReadBuffer::new(self.max_frame);
         let mut wbuf = BytesMut::with_capacity(64 * 1024);
         let mut write_waiters: Vec<oneshot::Sender<Result<()>>> = Vec::new();
         // Set when a write emptied `wbuf`, until the stream is flushed.
@@ -392,7 +393,7 @@ impl Actor {
                     }
                     Err(e) => break Exit::Io(e),
                 },
-                res = reader.read_buf(&mut rbuf) => match res {
+                res = reader.read_buf(rbuf.target()) => match res {
                     Ok(0) => break Exit::Closed,
                     Ok(_) => {
                         if let Err(e) = self.drain_frames(&mut rbuf) {
@@ -494,8 +495,11 @@ impl Actor {
         }
     }
 
-    fn drain_frames(&mut self, rbuf: &mut BytesMut) -> std::result::Result<(), rmq_protocol::ProtocolError> {
-        while let Some(cmd) = frame::decode(rbuf, self.max_frame)? {
+    fn drain_frames(
+        &mut self,
+        rbuf: &mut ReadBuffer,
+    ) -> std::result::Result<(), rmq_protocol::ProtocolError> {
+        while let Some(cmd) = rbuf.next_frame()? {
             self.stats.frames_read.fetch_add(1, Ordering::Relaxed);
             if cmd.is_response() {
                 match self.pending.remove(&cmd.opaque) {

@@ -3,6 +3,7 @@
 mod connection;
 mod inbound;
 mod pool;
+mod read_buffer;
 
 pub use connection::{ConnectionHandle, ConnectionOptions, ConnectionStats};
 pub use inbound::{InboundRequest, InboundSink};

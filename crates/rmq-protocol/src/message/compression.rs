@@ -121,7 +121,7 @@ pub fn compress(ty: CompressionType, level: i32, data: &[u8]) -> Result<Vec<u8>>
 /// several concatenated frames. An LZ4 frame cut exactly at a block boundary (or inside its end mark)
 /// decodes to the blocks before the cut, as `lz4_flex` does not require the end mark.
 pub fn decompress(ty: CompressionType, data: &[u8], max_len: usize) -> Result<Vec<u8>> {
-    match ty {
+    let mut out = match ty {
         CompressionType::Zlib => inflate_zlib(data, max_len),
         CompressionType::Lz4 => read_limited(lz4_flex::frame::FrameDecoder::new(data), data.len(), max_len),
         CompressionType::Zstd => {
@@ -129,7 +129,13 @@ pub fn decompress(ty: CompressionType, data: &[u8], max_len: usize) -> Result<Ve
             let dec = zstd::stream::read::Decoder::with_buffer(data).map_err(decompress_failed)?;
             read_limited(dec, data.len(), max_len)
         }
+    }?;
+    // The output grew by doubling; a body kept in a consumer's cache would hold the spare
+    // capacity too (up to twice what the cache counts), so give it back.
+    if out.capacity() - out.len() > out.len() / 8 {
+        out.shrink_to_fit();
     }
+    Ok(out)
 }
 
 fn decompress_failed(e: impl std::fmt::Display) -> ProtocolError {
@@ -206,6 +212,22 @@ mod tests {
 
     fn sample() -> Vec<u8> {
         (0..10_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn output_holds_little_spare_capacity() {
+        // Highly compressible: the output grows from a small first guess by doubling.
+        let data = vec![b'x'; (1 << 20) + 100];
+        for ty in ALL {
+            let packed = compress(ty, DEFAULT_COMPRESS_LEVEL, &data).unwrap();
+            let plain = decompress(ty, &packed, crate::message::DEFAULT_MAX_BODY).unwrap();
+            assert_eq!(plain, data, "{ty:?}");
+            assert!(
+                plain.capacity() - plain.len() <= plain.len() / 8,
+                "{ty:?}: capacity {}",
+                plain.capacity()
+            );
+        }
     }
 
     #[test]
