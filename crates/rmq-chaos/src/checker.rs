@@ -144,6 +144,12 @@ pub struct Report {
     pub unexpected: u64,
     /// Deliveries beyond the first of a message, not counting redeliveries through `%RETRY%`.
     pub duplicates: u64,
+    /// The duplicates that are extra stored copies: first-time deliveries of a body from a
+    /// (queue, offset) it had not been delivered from before. A send retried after an attempt
+    /// whose outcome was unknown (the connection closed after the request was written) stores
+    /// the message twice; the rest of `duplicates` are one stored copy delivered again (the
+    /// consumer side: an offset not committed in time).
+    pub stored_twice: u64,
     /// Deliveries with `reconsumeTimes > 0` (through `%RETRY%`).
     pub retries: u64,
     /// Indeterminate sends that were delivered.
@@ -175,7 +181,7 @@ impl fmt::Display for Report {
         write!(
             f,
             "sent={} acked={} failed={} info={} pending={} extra_completions={} deliveries={} unique={} \
-             lost={} unconsumed={} unexpected={} dup={} retries={} recovered={} failed_delivered={} \
+             lost={} unconsumed={} unexpected={} dup={} (stored_twice={}) retries={} recovered={} failed_delivered={} \
              order_violations={} (rewinds={} skips={}) lease_overlaps={} offset_regressions={}",
             self.sent,
             self.acked,
@@ -189,6 +195,7 @@ impl fmt::Display for Report {
             self.unconsumed,
             self.unexpected,
             self.duplicates,
+            self.stored_twice,
             self.retries,
             self.recovered,
             self.failed_delivered,
@@ -224,6 +231,7 @@ impl History {
 
         // Per body: first-time deliveries and retries.
         let mut first_time: HashMap<&str, u64> = HashMap::new();
+        let mut positions: HashMap<&str, HashSet<(&MessageQueue, i64)>> = HashMap::new();
         let mut delivered: HashSet<&str> = HashSet::new();
         for d in &self.deliveries {
             delivered.insert(d.body.as_str());
@@ -231,10 +239,18 @@ impl History {
                 r.retries += 1;
             } else {
                 *first_time.entry(d.body.as_str()).or_default() += 1;
+                positions
+                    .entry(d.body.as_str())
+                    .or_default()
+                    .insert((&d.queue, d.offset));
             }
         }
         r.unique_delivered = delivered.len() as u64;
         r.duplicates = first_time.values().map(|n| n.saturating_sub(1)).sum();
+        r.stored_twice = positions
+            .values()
+            .map(|p| (p.len() as u64).saturating_sub(1))
+            .sum();
         let mut unexpected: Vec<&str> = delivered
             .iter()
             .copied()

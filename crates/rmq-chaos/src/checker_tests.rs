@@ -159,7 +159,24 @@ fn duplicates_exclude_retries() {
     assert_eq!(r.deliveries, 6);
     assert_eq!(r.unique_delivered, 2);
     assert_eq!(r.duplicates, 2);
+    assert_eq!(r.stored_twice, 0, "one stored copy delivered three times");
     assert_eq!(r.retries, 2);
+}
+
+#[test]
+fn a_body_delivered_from_two_positions_was_stored_twice() {
+    // A send retried on another broker after its first attempt's connection closed: the body
+    // sits in two queues, and each copy is delivered once; one copy is also redelivered.
+    let h = H::new();
+    h.acked("k", 0..1);
+    let b = body("k", 0);
+    h.deliver_raw(&b, 0, "c1", 0, 0, 1)
+        .deliver_raw(&b, 5, "c1", 0, 10, 11)
+        .deliver_raw(&b, 5, "c2", 0, 20, 21);
+    let r = h.report();
+    assert_eq!(r.duplicates, 2);
+    assert_eq!(r.stored_twice, 1);
+    assert_eq!(r.lost, 0);
 }
 
 #[test]

@@ -361,6 +361,34 @@ impl Harness {
         format!("{}:{client}:{key}:{seq}", self.run)
     }
 
+    /// Sends `n` recorded messages as client `client` from `workers` concurrent tasks (worker `w`
+    /// sends the sequence numbers `s` with `s % workers == w` under key `k{w}`), one sync send at
+    /// a time each, through a producer started for it and shut down after.
+    pub async fn produce(&self, client: &str, n: u64, workers: u64) {
+        let p = Arc::new(self.producer(client).await);
+        let workers = workers.max(1);
+        let mut tasks = tokio::task::JoinSet::new();
+        for w in 0..workers {
+            let (p, rec, topic) = (p.clone(), self.rec.clone(), self.topic.clone());
+            let bodies: Vec<(String, u64)> = (0..n)
+                .filter(|s| s % workers == w)
+                .map(|seq| (self.body(client, &format!("k{w}"), seq), seq))
+                .collect();
+            tasks.spawn(async move {
+                let key = format!("k{w}");
+                for (body, seq) in bodies {
+                    rec.invoke(&body, &key, seq);
+                    let r = p
+                        .send(rmq_protocol::message::Message::new(&topic, body.clone()))
+                        .await;
+                    rec.complete(&body, classify(&r));
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        p.shutdown().await;
+    }
+
     /// Sends recorded probe messages (client `probe`) with `producer` straight to `queue` (no
     /// latency-based avoidance of a broker that just failed), every 100 ms, until one is acked
     /// or `give_up` passes; returns how long that took from `since` (the heal or restart), `None`

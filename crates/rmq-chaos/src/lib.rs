@@ -21,6 +21,7 @@ pub mod harness;
 pub mod load;
 pub mod lossy;
 pub mod rss;
+pub mod traffic;
 pub mod workload;
 
 /// Appends a scenario's line of figures to stderr and, when `RMQ_CHAOS_FIGURES` names a file, to

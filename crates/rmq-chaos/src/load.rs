@@ -25,7 +25,7 @@ pub enum Mode {
 }
 
 /// Sync workers per load (so one send stuck in a timeout does not stop the others).
-const WORKERS: usize = 4;
+pub const WORKERS: usize = 4;
 
 /// A running load; [`Load::stop`] ends it.
 #[derive(Debug)]

@@ -7,26 +7,8 @@
 use std::time::{Duration, Instant};
 
 use crate::support::*;
-use rmq_chaos::harness::{classify, Behavior, Harness};
+use rmq_chaos::harness::{Behavior, Harness};
 use rmq_chaos::report_figures;
-use rmq_protocol::message::Message;
-
-/// Sends `n` messages from 4 concurrent tasks, recording them.
-async fn produce(h: &Harness, n: u64) {
-    let p = h.producer("p").await;
-    let p = &p;
-    let worker = |w: u64| async move {
-        let key = format!("k{w}");
-        for seq in (0..n).filter(|s| s % 4 == w) {
-            let body = h.body("p", &key, seq);
-            h.rec.invoke(&body, &key, seq);
-            let r = p.send(Message::new(&h.topic, body.clone())).await;
-            h.rec.complete(&body, classify(&r));
-        }
-    };
-    tokio::join!(worker(0), worker(1), worker(2), worker(3));
-    p.shutdown().await;
-}
 
 /// H1: a push consumer with a slow listener shut down while hundreds of messages are cached or
 /// in the listener, `await_termination` 10 s.
@@ -35,7 +17,7 @@ async fn shutdown_with_messages_in_flight() {
     init_tracing();
     let name = "H1 shutdown with 500+ in flight (await 10 s)";
     let h = Harness::start(4).await;
-    produce(&h, 2000).await;
+    h.produce("p", 2000, 4).await;
     let group = rmq_testkit::unique_name("g_shut");
     let await_termination = Duration::from_secs(10);
     let mut cfg = h.consumer_config(&group, "c1");
@@ -101,7 +83,7 @@ async fn shutdown_with_messages_in_flight() {
         took <= await_termination + Duration::from_secs(3),
         "shutdown took {took:?}"
     );
-    assert_eq!((r.lost, r.unconsumed, r.unexpected), (0, 0, 0), "{r}");
+    assert_nothing_lost(&r);
     assert!(
         (unfinished..=unfinished_at_await).contains(&r.duplicates),
         "duplicates {} outside the unfinished listener calls {unfinished}..={unfinished_at_await}: {r}",
@@ -227,7 +209,7 @@ async fn consumer_kill_scenario(name: &str, before: Duration, after: Duration, r
         ),
     );
     assert!(taken.is_some(), "the victim's queues were not taken over");
-    assert_eq!((r.lost, r.unconsumed, r.unexpected), (0, 0, 0), "{r}");
+    assert_nothing_lost(&r);
     assert_eq!(r.offset_regressions, 0, "{r}");
     assert!(
         r.duplicates <= dup_budget,

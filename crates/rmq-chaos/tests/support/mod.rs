@@ -66,3 +66,41 @@ pub fn panics() -> u64 {
         })
         .load(Ordering::Relaxed)
 }
+
+/// Every acked send delivered (`lost`, `unconsumed`) and nothing delivered that was not sent.
+pub fn assert_nothing_lost(r: &rmq_chaos::checker::Report) {
+    assert_eq!(
+        (r.lost, r.unconsumed, r.unexpected),
+        (0, 0, 0),
+        "lost, unconsumed, unexpected: {r}"
+    );
+}
+
+/// Every send completed exactly once (sync return or async callback).
+pub fn assert_sends_completed_once(r: &rmq_chaos::checker::Report) {
+    assert_eq!(
+        (r.pending, r.extra_completions),
+        (0, 0),
+        "pending, extra completions: {r}"
+    );
+}
+
+/// No sync send took longer than its send timeout plus one second.
+pub fn assert_sync_sends_within_budget(latency: &rmq_chaos::harness::SendLatency) {
+    use std::sync::atomic::Ordering;
+    let (over, max) = (
+        latency.over_budget.load(Ordering::Relaxed),
+        latency.max_ms.load(Ordering::Relaxed),
+    );
+    assert_eq!(over, 0, "sync sends over the send timeout + 1 s (max {max} ms)");
+}
+
+/// No stored copy of a message delivered twice (`duplicates` are all `stored_twice`): for a
+/// single consumer that keeps its queues, every delivery moves its offset on.
+pub fn assert_no_redelivery(r: &rmq_chaos::checker::Report) {
+    assert_eq!(
+        r.duplicates - r.stored_twice,
+        0,
+        "a stored copy delivered more than once: {r}"
+    );
+}
