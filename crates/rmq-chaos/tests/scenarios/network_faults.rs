@@ -367,10 +367,10 @@ async fn link_faults_8s() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "long: run with --ignored (docs/reliability.md)"]
-async fn link_faults_30s() {
+async fn link_faults_20s() {
     link_faults_scenario(
-        "X9 FIN then 2 KiB/s on broker-a, 30 s each",
-        Duration::from_secs(30),
+        "X9 FIN then 2 KiB/s on broker-a, 20 s each",
+        Duration::from_secs(20),
         100,
     )
     .await;
