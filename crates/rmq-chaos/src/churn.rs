@@ -80,7 +80,16 @@ pub struct ChurnOutcome {
     /// From the end of the churn (producer stopped) to the group's committed lag 0, as the brokers
     /// report it; `None` when `lag_deadline` passed first.
     pub lag_zero: Option<Duration>,
+    /// CPU this process used while the group sat idle after the churn (every message consumed,
+    /// the assignment settled, nothing produced), in percent of one core over
+    /// [`IDLE_WINDOW`]; `None` without `/proc`.
+    pub idle_cpu_percent: Option<f64>,
 }
+
+/// How long the idle group's CPU use is measured.
+pub const IDLE_WINDOW: Duration = Duration::from_secs(5);
+/// Most CPU an idle group may use (the catalogue's "no CPU spin"), percent of one core.
+pub const IDLE_CPU_PERCENT: f64 = 5.0;
 
 impl ChurnOutcome {
     /// Reports the figures as `name` (see [`crate::report_figures`]) and panics unless the run
@@ -109,6 +118,13 @@ impl ChurnOutcome {
             panic!("lag never reached 0");
         };
         assert!(lag_zero <= lag_zero_bound, "lag 0 only after {lag_zero:?}");
+        let Some(idle) = self.idle_cpu_percent else {
+            panic!("no CPU reading (no /proc)");
+        };
+        assert!(
+            idle < IDLE_CPU_PERCENT,
+            "the idle group used {idle:.1} % CPU (a spin?)"
+        );
     }
 
     /// One line of figures.
@@ -116,8 +132,11 @@ impl ChurnOutcome {
         let lag = self
             .lag_zero
             .map_or_else(|| "never".to_string(), |d| format!("{:.1}s", d.as_secs_f64()));
+        let idle = self
+            .idle_cpu_percent
+            .map_or_else(|| "?".to_string(), |p| format!("{p:.1}%"));
         format!(
-            "changes={} lag_zero_after={lag} {} | {}",
+            "changes={} lag_zero_after={lag} idle_cpu={idle} {} | {}",
             self.changes, self.report, self.assignment
         )
     }
@@ -338,6 +357,15 @@ pub async fn run(plan: &ChurnPlan) -> Result<ChurnOutcome> {
     {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // No spin once all is quiet: the members only long-poll, heartbeat and rebalance now.
+    let idle_cpu_percent = match crate::rss::cpu_time() {
+        Some(before) => {
+            tokio::time::sleep(IDLE_WINDOW).await;
+            crate::rss::cpu_time()
+                .map(|after| after.saturating_sub(before).as_secs_f64() * 100.0 / IDLE_WINDOW.as_secs_f64())
+        }
+        None => None,
+    };
     let log = group.finish().await;
     producer.shutdown().await;
     Ok(ChurnOutcome {
@@ -345,6 +373,7 @@ pub async fn run(plan: &ChurnPlan) -> Result<ChurnOutcome> {
         assignment: log.check(&group_name, &topic.queues, plan.convergence_bound),
         changes,
         lag_zero,
+        idle_cpu_percent,
     })
 }
 

@@ -9,6 +9,23 @@ pub fn current() -> Option<u64> {
     status_kib(&status, "VmRSS").map(|kib| kib * 1024)
 }
 
+/// CPU time (user + system, all threads) this process has used, from `/proc/self/stat`;
+/// `None` without `/proc`. Resolution 10 ms (the kernel reports clock ticks of `USER_HZ` = 100).
+pub fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    stat_cpu_ticks(&stat).map(|ticks| Duration::from_millis(ticks * 10))
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line, in clock ticks. The command
+/// name (field 2) is in parentheses and may hold spaces, so fields are counted after its `)`.
+fn stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
 /// The value in KiB of a `Key:   123 kB` line of a `/proc/<pid>/status` text.
 pub fn status_kib(status: &str, key: &str) -> Option<u64> {
     status.lines().find_map(|line| {
@@ -118,6 +135,15 @@ mod tests {
         assert_eq!(status_kib(status, "VmHWM"), Some(2048));
         assert_eq!(status_kib(status, "VmSwap"), None);
         assert!(current().is_some_and(|b| b > 0));
+    }
+
+    #[test]
+    fn reads_cpu_ticks_after_the_command_name() {
+        // Fields: pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt
+        // cmajflt utime stime ...
+        let stat = "42 (a b) c) S 1 42 42 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 9 0";
+        assert_eq!(stat_cpu_ticks(stat), Some(325));
+        assert!(cpu_time().is_some());
     }
 
     #[test]

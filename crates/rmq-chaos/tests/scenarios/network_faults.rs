@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
-use rmq_chaos::harness::{Behavior, Harness};
+use rmq_chaos::harness::{classify, Behavior, Harness};
 use rmq_chaos::report_figures;
 use rmq_chaos::traffic::Traffic;
 use rmq_protocol::{RequestCode, ResponseCode};
@@ -563,4 +563,86 @@ async fn send_back_failing() {
         "the failed message was not delivered after the restart"
     );
     assert_nothing_lost(&r);
+}
+
+/// O5 (ours): an orderly consumer does not start a batch whose offset it could not store. 30
+/// messages wait in one of broker-a's queues for a listener that takes 200 ms each; after 5 are
+/// consumed, broker-a's links close (FIN) for 5 s. The first store that fails pauses the queue
+/// with the rest still cached: a batch consumed then could not be committed, and the broker would
+/// hand it out again (to this or another consumer) once it is back. After the heal the queue goes
+/// on where it stopped: everything delivered once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn orderly_pauses_while_its_offset_cannot_be_stored() {
+    let name = "O5 orderly queue paused while broker-a is unreachable";
+    init_tracing();
+    let h = Harness::start(2).await;
+    let queue_a = h.queue_of("broker-a").unwrap();
+    let p = h.producer("p").await;
+    for seq in 0..30 {
+        let body = h.body("p", "k", seq);
+        h.rec.invoke(&body, "k", seq);
+        let r = p
+            .send_to_queue(
+                rmq_protocol::message::Message::new(&h.topic, body.clone()),
+                &queue_a,
+            )
+            .await;
+        h.rec.complete(&body, classify(&r));
+    }
+    p.shutdown().await;
+    let group = rmq_testkit::unique_name("g_ostore");
+    let behavior = Behavior {
+        work: Duration::from_millis(200),
+        fails: None,
+    };
+    let c = h
+        .orderly(h.consumer_config(&group, "ord-1"), behavior, &h.rec)
+        .await;
+    let started = eventually(Duration::from_secs(60), || async { h.rec.deliveries() >= 5 }).await;
+    assert!(started.is_some(), "the orderly consumer consumed nothing");
+
+    let proxy = h.proxied.broker("broker-a").unwrap();
+    proxy.set_fault(Fault::Drop);
+    let at_cut = h.rec.deliveries();
+    // The batch in the listener finishes, its store fails at once (connection closed): from
+    // then on nothing more may be consumed until a store succeeds.
+    let settle = Duration::from_secs(1);
+    tokio::time::sleep(settle).await;
+    let after_settle = h.rec.deliveries();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let during = h.rec.deliveries() - after_settle;
+    let cached = c.stats().cached_messages;
+    proxy.set_fault(Fault::Pass);
+    let healed = Instant::now();
+    let all = eventually(Duration::from_secs(60), || async { h.rec.deliveries() >= 30 }).await;
+    let resumed = all.map(|_| healed.elapsed());
+    let drain = h
+        .drain(&group, &h.rec, Duration::from_secs(2), Duration::from_secs(60))
+        .await;
+    c.shutdown().await;
+
+    let r = h.rec.history().check();
+    report_figures(
+        name,
+        &format!(
+            "[{r}] delivered_at_cut={at_cut} in_first_second={} in_next_4s={during} cached_while_paused={cached} \
+             all_30_after_heal={} drain={}",
+            after_settle - at_cut,
+            resumed.map_or("never".into(), secs),
+            secs(drain)
+        ),
+    );
+    assert_eq!(
+        during, 0,
+        "batches consumed while the offset could not be stored: {r}"
+    );
+    assert!(
+        after_settle - at_cut <= 2,
+        "{} batches after the cut before the pause",
+        after_settle - at_cut
+    );
+    assert!(cached > 0, "nothing was left cached: the scenario tested nothing");
+    assert!(resumed.is_some(), "consumption did not resume after the heal");
+    assert_nothing_lost(&r);
+    assert_eq!((r.duplicates, r.order_violations), (0, 0), "{r}");
 }

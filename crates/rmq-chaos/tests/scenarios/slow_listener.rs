@@ -192,8 +192,8 @@ async fn run(name: &str, plan: Plan) {
     let report = rec.history().check();
     let (lost_in_store, deleted_by_broker) = missing;
 
-    eprintln!(
-        "FIGURES {name}: queues={queues} message=1MiB compressed={} backlog={backlog} (stored in {:.0}s) threads={} work={:?} \
+    let line = format!(
+        "queues={queues} message=1MiB compressed={} backlog={backlog} (stored in {:.0}s) threads={} work={:?} \
          slow_run={:.0}s delivered_slow={slow_delivered} max_cached={:.1}MiB expected={:.1}MiB cache_bound={:.1}MiB \
          rss_baseline={:.1}MiB max_rss={:.1}MiB rss_bound={:.1}MiB steady_first_half_max={:.1}MiB \
          steady_second_half_max={:.1}MiB peak_growth={:.1}% steady_medians={:.1}/{:.1}MiB growth={:.1}% rss_mib={:?} drain={:.0}s lost_in_store={lost_in_store} \
@@ -218,6 +218,7 @@ async fn run(name: &str, plan: Plan) {
         series.sketch(30),
         drained.as_secs_f64(),
     );
+    rmq_chaos::report_figures(name, &line);
     assert!(slow_delivered > 0, "the slow listener consumed nothing");
     assert!(max_cached <= cache_bound, "cached {max_cached} > {cache_bound}");
     assert!(flat.max <= bound, "RSS {} > bound {bound}", flat.max);
