@@ -121,22 +121,44 @@ pub fn compress(ty: CompressionType, level: i32, data: &[u8]) -> Result<Vec<u8>>
 /// several concatenated frames. An LZ4 frame cut exactly at a block boundary (or inside its end mark)
 /// decodes to the blocks before the cut, as `lz4_flex` does not require the end mark.
 pub fn decompress(ty: CompressionType, data: &[u8], max_len: usize) -> Result<Vec<u8>> {
-    let mut out = match ty {
-        CompressionType::Zlib => inflate_zlib(data, max_len),
-        CompressionType::Lz4 => read_limited(lz4_flex::frame::FrameDecoder::new(data), data.len(), max_len),
+    // The output grows while it is produced (the size is not known up front). Growing the result
+    // itself would reallocate it a dozen times on the way to 1 MiB and leave up to half of it
+    // spare, and a body kept in a consumer's cache would hold that too. So decompress into this
+    // thread's scratch buffer and return an exact copy: one allocation of the right size.
+    let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    scratch.clear();
+    let result = match ty {
+        CompressionType::Zlib => inflate_zlib(data, max_len, &mut scratch),
+        CompressionType::Lz4 => read_limited(
+            lz4_flex::frame::FrameDecoder::new(data),
+            data.len(),
+            max_len,
+            &mut scratch,
+        ),
         CompressionType::Zstd => {
             // zstd's default window limit (2^27, as in zstd-jni) bounds the decoder's own buffers.
-            let dec = zstd::stream::read::Decoder::with_buffer(data).map_err(decompress_failed)?;
-            read_limited(dec, data.len(), max_len)
+            match zstd::stream::read::Decoder::with_buffer(data) {
+                Ok(dec) => read_limited(dec, data.len(), max_len, &mut scratch),
+                Err(e) => Err(decompress_failed(e)),
+            }
         }
-    }?;
-    // The output grew by doubling; a body kept in a consumer's cache would hold the spare
-    // capacity too (up to twice what the cache counts), so give it back.
-    if out.capacity() - out.len() > out.len() / 8 {
-        out.shrink_to_fit();
+    };
+    let out = result.map(|()| scratch.as_slice().to_vec());
+    if scratch.capacity() <= SCRATCH_KEEP {
+        scratch.clear();
+        SCRATCH.with(|s| *s.borrow_mut() = scratch);
     }
-    Ok(out)
+    out
 }
+
+thread_local! {
+    /// Decompression output buffer, reused by the calls on this thread.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Largest scratch buffer a thread keeps (the broker's default message size limit); a larger
+/// one, grown for an unusual body, is freed after use.
+const SCRATCH_KEEP: usize = 4 * 1024 * 1024;
 
 fn decompress_failed(e: impl std::fmt::Display) -> ProtocolError {
     ProtocolError::Decompress(e.to_string())
@@ -158,24 +180,23 @@ fn initial_capacity(input_len: usize, max_len: usize) -> usize {
         .min(max_len.saturating_add(1))
 }
 
-fn read_limited<R: Read>(reader: R, input_len: usize, max_len: usize) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(initial_capacity(input_len, max_len));
+/// Reads everything `reader` produces, up to `max_len` bytes, into the empty `out`.
+fn read_limited<R: Read>(reader: R, input_len: usize, max_len: usize, out: &mut Vec<u8>) -> Result<()> {
+    out.reserve(initial_capacity(input_len, max_len));
     let limit = (max_len as u64).saturating_add(1);
-    reader
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(decompress_failed)?;
+    reader.take(limit).read_to_end(out).map_err(decompress_failed)?;
     if out.len() > max_len {
         return Err(too_large(out.len(), max_len));
     }
-    Ok(out)
+    Ok(())
 }
 
-fn inflate_zlib(data: &[u8], max_len: usize) -> Result<Vec<u8>> {
+/// Inflates the zlib stream `data`, up to `max_len` bytes, into the empty `out`.
+fn inflate_zlib(data: &[u8], max_len: usize, out: &mut Vec<u8>) -> Result<()> {
     use flate2::{Decompress, FlushDecompress, Status};
 
     let mut inflater = Decompress::new(true);
-    let mut out = Vec::with_capacity(initial_capacity(data.len(), max_len));
+    out.reserve(initial_capacity(data.len(), max_len));
     loop {
         if out.len() == out.capacity() {
             if out.len() > max_len {
@@ -187,13 +208,13 @@ fn inflate_zlib(data: &[u8], max_len: usize) -> Result<Vec<u8>> {
         let (in_before, out_before) = (inflater.total_in(), inflater.total_out());
         let consumed = usize::try_from(in_before).unwrap_or(usize::MAX).min(data.len());
         let status = inflater
-            .decompress_vec(&data[consumed..], &mut out, FlushDecompress::None)
+            .decompress_vec(&data[consumed..], out, FlushDecompress::None)
             .map_err(decompress_failed)?;
         if out.len() > max_len {
             return Err(too_large(out.len(), max_len));
         }
         match status {
-            Status::StreamEnd => return Ok(out),
+            Status::StreamEnd => return Ok(()),
             Status::Ok | Status::BufError => {
                 let progressed = inflater.total_in() != in_before || inflater.total_out() != out_before;
                 if !progressed && out.len() < out.capacity() {
