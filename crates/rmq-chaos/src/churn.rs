@@ -358,14 +358,11 @@ pub async fn run(plan: &ChurnPlan) -> Result<ChurnOutcome> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     // No spin once all is quiet: the members only long-poll, heartbeat and rebalance now.
-    let idle_cpu_percent = match crate::rss::cpu_time() {
-        Some(before) => {
-            tokio::time::sleep(IDLE_WINDOW).await;
-            crate::rss::cpu_time()
-                .map(|after| after.saturating_sub(before).as_secs_f64() * 100.0 / IDLE_WINDOW.as_secs_f64())
-        }
-        None => None,
-    };
+    let before = crate::rss::cpu_time();
+    tokio::time::sleep(IDLE_WINDOW).await;
+    let idle_cpu_percent = before
+        .zip(crate::rss::cpu_time())
+        .map(|(b, a)| a.saturating_sub(b).as_secs_f64() * 100.0 / IDLE_WINDOW.as_secs_f64());
     let log = group.finish().await;
     producer.shutdown().await;
     Ok(ChurnOutcome {

@@ -370,12 +370,12 @@ impl Harness {
         let mut tasks = tokio::task::JoinSet::new();
         for w in 0..workers {
             let (p, rec, topic) = (p.clone(), self.rec.clone(), self.topic.clone());
+            let key = format!("k{w}");
             let bodies: Vec<(String, u64)> = (0..n)
                 .filter(|s| s % workers == w)
-                .map(|seq| (self.body(client, &format!("k{w}"), seq), seq))
+                .map(|seq| (self.body(client, &key, seq), seq))
                 .collect();
             tasks.spawn(async move {
-                let key = format!("k{w}");
                 for (body, seq) in bodies {
                     rec.invoke(&body, &key, seq);
                     let r = p
